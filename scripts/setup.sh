@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: npm packages, the Temporal CLI in .tools/bin, a check for
+# the PostgreSQL server binaries, and the TypeScript build. Every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_CLI_VERSION=1.5.1
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# 1. npm packages (re-installed only when package.json / the lock file changed).
+command -v node >/dev/null || die "node is not installed (Node 20 or newer is required)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || die "Node $(node --version) is too old; Node 20 or newer is required"
+if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ] \
+   || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+  say "installing npm packages"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+fi
+
+# 2. The Temporal CLI (dev server + UI). Built from source with the Go module proxy, because no
+#    package registry reachable here ships a Temporal server binary. A copy is kept in the user's
+#    cache so that fresh clones (CI) do not rebuild it.
+tool="$PWD/.tools/bin/temporal"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/compute-ctl/temporal-v$TEMPORAL_CLI_VERSION"
+has_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$TEMPORAL_CLI_VERSION"; }
+if ! has_version "$tool"; then
+  mkdir -p .tools/bin
+  if ! has_version "$cache/temporal"; then
+    command -v go >/dev/null || die "the Temporal CLI is missing and Go is not installed to build it.
+  Install Go >= 1.25 (https://go.dev/dl/), or put a temporal v$TEMPORAL_CLI_VERSION binary at $tool"
+    say "building the Temporal CLI v$TEMPORAL_CLI_VERSION with go install (takes a few minutes the first time)"
+    mkdir -p "$cache"
+    GOBIN="$cache" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION" >&2 \
+      || die "go install github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION failed (see above)"
+  fi
+  cp "$cache/temporal" "$tool.tmp" && mv "$tool.tmp" "$tool"
+fi
+
+# 3. PostgreSQL server binaries (not installed by us: they come from the OS packages).
+pgbin="${PG_BIN:-}"
+if [ -z "$pgbin" ] && command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then
+  pgbin="$(pg_config --bindir)"
+fi
+if [ -z "$pgbin" ]; then
+  pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+fi
+for bin in postgres initdb pg_basebackup pg_controldata; do
+  [ -n "$pgbin" ] && [ -x "$pgbin/$bin" ] || die "PostgreSQL server binary '$bin' not found${pgbin:+ in $pgbin}.
+  Install the server packages (Debian/Ubuntu: apt-get install postgresql), or set PG_BIN to their directory"
+done
+
+# 4. Build the TypeScript (incremental).
+npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"

@@ -1,0 +1,154 @@
+// The in-pod steps of a compute, as Temporal activities bound to this worker's compute. Every
+// activity is idempotent: a retry after a crash leaves the same result.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ParsedSpec } from '../spec/parse';
+import { ensureMd5Line, renderPgHba, renderPostgresqlConf } from '../spec/pgconf';
+import { storageFor, type BasebackupResult, type StorageContext } from '../storage';
+import type { TerminateMode } from '../workflows/status';
+import { applyCatalog } from './catalog';
+import { chown, writeOwnedFile, type RunAs } from './os';
+import {
+  livePostmasterPid,
+  reloadPostmaster,
+  startPostmaster,
+  stopPostmaster,
+  waitForExit,
+  type PostmasterExit,
+} from './postmaster';
+
+/** Worker-side settings of the one compute this worker runs (the in-pod process's flags). */
+export interface ComputeSettings {
+  computeId: string;
+  pgdata: string;
+  /** Path of the `postgres` binary; its siblings (pg_basebackup, …) are found next to it. */
+  postgres: string;
+  /** The local Postgres as superuser, e.g. postgresql://cloud_admin@127.0.0.1:55432/postgres */
+  connstr: string;
+  runAs: RunAs | null;
+  internalHttpPort: number;
+  privilegedRoleName: string;
+}
+
+/** Heartbeat when running as an activity; a no-op when a step is called directly (bench). */
+function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // not inside an activity
+  }
+}
+
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readOvercommit(): Promise<string | null> {
+  return fs.readFile('/proc/sys/vm/overcommit_memory', 'utf8').catch(() => null);
+}
+
+export function createActivities(s: ComputeSettings) {
+  const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
+
+  async function writePostgresqlConf(parsed: ParsedSpec): Promise<void> {
+    const conf = renderPostgresqlConf(parsed, {
+      internalHttpPort: s.internalHttpPort,
+      privilegedRoleName: s.privilegedRoleName,
+      overcommitMemory: await readOvercommit(),
+    });
+    await writeOwnedFile(path.join(s.pgdata, 'postgresql.conf'), conf, s.runAs);
+  }
+
+  return {
+    /** §4.3: stop a postmaster left on PGDATA, wipe PGDATA, write postgresql.conf. */
+    async preparePgdata(parsed: ParsedSpec): Promise<void> {
+      if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', heartbeat, 30_000);
+      await fs.rm(s.pgdata, { recursive: true, force: true });
+      await fs.mkdir(s.pgdata, { recursive: true, mode: 0o700 });
+      await fs.chmod(s.pgdata, 0o700);
+      await chown(s.pgdata, s.runAs);
+      await writePostgresqlConf(parsed);
+    },
+
+    /** §4.4: Primary asks the storage; Static uses its LSN; Replica starts from the latest (0/0). */
+    async determineStartLsn(parsed: ParsedSpec): Promise<string> {
+      if (parsed.mode.type === 'static') return parsed.mode.lsn;
+      if (parsed.mode.type === 'replica') return '0/0';
+      return storageFor(parsed).primaryStartLsn(parsed, storageCtx());
+    },
+
+    /** §4.5 */
+    async fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<BasebackupResult> {
+      return storageFor(parsed).basebackup(parsed, lsn, storageCtx());
+    },
+
+    /** §4.6: pg_hba with the md5 line, pg_dynshmem → /dev/shm, standby.signal, neon.signal. */
+    async finalizePgdata(parsed: ParsedSpec): Promise<void> {
+      const p = (name: string) => path.join(s.pgdata, name);
+      const hba = await fs.readFile(p('pg_hba.conf'), 'utf8').catch(() => renderPgHba());
+      await writeOwnedFile(p('pg_hba.conf'), ensureMd5Line(hba), s.runAs);
+      for (const name of ['pg_ident.conf', 'postgresql.auto.conf']) {
+        if (!(await fs.stat(p(name)).catch(() => null))) await writeOwnedFile(p(name), '', s.runAs);
+      }
+      await fs.rm(p('pg_dynshmem'), { recursive: true, force: true });
+      await fs.symlink('/dev/shm/', p('pg_dynshmem'));
+      await chown(p('pg_dynshmem'), s.runAs);
+      if (parsed.mode.type !== 'primary' && !(await fs.stat(p('standby.signal')).catch(() => null))) {
+        await writeOwnedFile(p('standby.signal'), '', s.runAs);
+      }
+      const zenith = await fs.readFile(p('zenith.signal'), 'utf8').catch(() => null);
+      if (zenith !== null && !(await fs.stat(p('neon.signal')).catch(() => null))) {
+        await writeOwnedFile(p('neon.signal'), zenith, s.runAs);
+      }
+    },
+
+    /** §4.7: spawn `postgres -D <pgdata>` and wait until postmaster.pid says ready. */
+    async startPostgres(parsed: ParsedSpec): Promise<{ pid: number }> {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.NEON_AUTH_TOKEN;
+      if (parsed.spec.storage_auth_token) env.NEON_AUTH_TOKEN = parsed.spec.storage_auth_token;
+      try {
+        const pid = await startPostmaster({ postgres: s.postgres, pgdata: s.pgdata, runAs: s.runAs, env }, heartbeat);
+        return { pid };
+      } catch (err) {
+        // A retry would wipe nothing and meet the same configuration: let the workflow decide.
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'PostgresStartFailed');
+      }
+    },
+
+    /** §5: the spec's roles and databases (Primary, unless skip_pg_catalog_updates). */
+    async applyCatalog(parsed: ParsedSpec): Promise<{ statements: number }> {
+      if (parsed.mode.type !== 'primary' || parsed.spec.skip_pg_catalog_updates) return { statements: 0 };
+      return { statements: await applyCatalog(s.connstr, parsed, s.privilegedRoleName) };
+    },
+
+    /** Rewrites postgresql.conf and reloads (reconfiguration, §5.1). */
+    async reloadConfig(parsed: ParsedSpec): Promise<void> {
+      await writePostgresqlConf(parsed);
+      await reloadPostmaster(s.pgdata);
+    },
+
+    /** Long-running: resolves when the postmaster exits. Heartbeats so a lost worker is noticed. */
+    async watchPostgres(): Promise<PostmasterExit> {
+      return waitForExit(s.pgdata, heartbeat, cancellation());
+    },
+
+    /** fast = SIGINT (fast shutdown: clients disconnected, shutdown checkpoint); immediate = SIGQUIT. */
+    async stopPostgres(mode: TerminateMode): Promise<PostmasterExit | null> {
+      return stopPostmaster(s.pgdata, mode === 'fast' ? 'SIGINT' : 'SIGQUIT', heartbeat);
+    },
+
+    /** After Postgres stopped: the LSN /terminate reports (Primary only). */
+    async finalLsn(parsed: ParsedSpec): Promise<string | null> {
+      return storageFor(parsed).finalLsn(parsed, storageCtx());
+    },
+  };
+}
+
+export type ComputeActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,85 @@
+// Running PostgreSQL's programs: PostgreSQL refuses to run as root, so when compute-ctl is root they
+// run as an unprivileged OS user (--pg-user) and PGDATA belongs to that user.
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+/** null when we are not root: then everything runs as ourselves. */
+export function resolveRunAs(pgUser: string): RunAs | null {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  try {
+    const uid = Number(execFileSync('id', ['-u', pgUser], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', pgUser], { encoding: 'utf8' }).trim());
+    if (uid === 0) throw new Error(`--pg-user ${pgUser} is root; PostgreSQL refuses to run as root`);
+    return { user: pgUser, uid, gid };
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('refuses')) throw err;
+    throw new Error(
+      `running as root, but the OS user '${pgUser}' for PostgreSQL does not exist; create it or pass --pg-user`,
+    );
+  }
+}
+
+export function spawnOptions(runAs: RunAs | null, extra: SpawnOptions = {}): SpawnOptions {
+  // libuv drops root's supplementary groups when uid/gid are set.
+  return runAs ? { ...extra, uid: runAs.uid, gid: runAs.gid } : extra;
+}
+
+export async function chown(p: string, runAs: RunAs | null): Promise<void> {
+  if (runAs) await fs.lchown(p, runAs.uid, runAs.gid);
+}
+
+/** Writes a file owned by the PostgreSQL user, atomically (temp file + rename). */
+export async function writeOwnedFile(file: string, contents: string, runAs: RunAs | null, mode = 0o600): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  await fs.writeFile(tmp, contents, { mode });
+  await chown(tmp, runAs);
+  await fs.rename(tmp, file);
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion, capturing its output. `onTick` is called every second (heartbeats). */
+export function runProgram(
+  file: string,
+  args: string[],
+  opts: { runAs: RunAs | null; env?: NodeJS.ProcessEnv; cwd?: string; onTick?: () => void; signal?: AbortSignal },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, spawnOptions(opts.runAs, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd ?? '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal: opts.signal,
+    }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const tick = opts.onTick ? setInterval(opts.onTick, 1000) : undefined;
+    child.on('error', (err) => {
+      clearInterval(tick);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(tick);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Last `n` non-empty lines of a program's output, for error messages. */
+export function tail(text: string, n = 10): string {
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
+}

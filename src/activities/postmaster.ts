@@ -1,0 +1,204 @@
+// The postmaster as a child process of the worker (reference §4.7): spawned directly as
+// `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready`, watched until it
+// exits, stopped with a signal. A postmaster found on PGDATA that we did not spawn (left by a dead
+// worker) is found through postmaster.pid, so it is never doubled.
+import { spawn } from 'node:child_process';
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { PgLogForwarder } from './pg-log';
+import { spawnOptions, type RunAs } from './os';
+
+export interface PostmasterExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Spawned {
+  pid: number;
+  exited: Promise<PostmasterExit>;
+  exit: PostmasterExit | null;
+  log: PgLogForwarder;
+}
+
+/** Postmasters this process spawned, by PGDATA. */
+const spawned = new Map<string, Spawned>();
+
+export const READY_TIMEOUT_MS = 60_000;
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The PID in PGDATA/postmaster.pid if that process is alive and is a postgres. */
+export async function livePostmasterPid(pgdata: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(pgdata, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null;
+  try {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes('postgres')) return null; // the PID was reused by something else
+  } catch {
+    // no /proc (not Linux): trust the pid file
+  }
+  return pid;
+}
+
+async function lastPidFileLine(pgdata: string): Promise<string | null> {
+  try {
+    const lines = (await fs.readFile(path.join(pgdata, 'postmaster.pid'), 'utf8')).split('\n').filter((l) => l !== '');
+    return lines.length > 0 ? lines[lines.length - 1].trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+export function postgresStderrTail(pgdata: string): string {
+  return spawned.get(pgdata)?.log.tail() ?? '';
+}
+
+function withTail(message: string, pgdata: string): string {
+  const t = postgresStderrTail(pgdata);
+  return t ? `${message}\nPostgres' last messages:\n${t}` : message;
+}
+
+export interface SpawnSpec {
+  postgres: string;
+  pgdata: string;
+  runAs: RunAs | null;
+  env: NodeJS.ProcessEnv;
+  /** Extra command-line arguments after `-D <pgdata>` (the local upstream uses `-p`, `-c`). */
+  args?: string[];
+}
+
+/** Spawns the postmaster and waits for readiness. Returns the PID. */
+export async function startPostmaster(s: SpawnSpec, onTick: () => void = () => {}): Promise<number> {
+  const existing = await livePostmasterPid(s.pgdata);
+  if (existing !== null) throw new Error(`a postmaster (pid ${existing}) is already running on ${s.pgdata}`);
+  const child = spawn(s.postgres, ['-D', s.pgdata, ...(s.args ?? [])], spawnOptions(s.runAs, {
+    env: s.env,
+    cwd: s.pgdata,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Own process group: a Ctrl-C in the worker's terminal must not reach Postgres directly;
+    // the worker decides how Postgres stops.
+    detached: true,
+  }));
+  const entry: Spawned = {
+    pid: child.pid ?? -1,
+    exit: null,
+    log: new PgLogForwarder(child.stderr!),
+    exited: new Promise((resolve) => {
+      child.on('error', () => resolve((entry.exit = { code: null, signal: null })));
+      child.on('exit', (code, signal) => resolve((entry.exit = { code, signal })));
+    }),
+  };
+  spawned.set(s.pgdata, entry);
+  if (child.pid === undefined) {
+    await entry.exited;
+    throw new Error(`could not spawn ${s.postgres}`);
+  }
+  await waitReady(s.pgdata, entry, onTick);
+  return child.pid;
+}
+
+async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let wake: () => void = () => {};
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(pgdata, () => wake());
+  } catch {
+    // fall back to polling only
+  }
+  try {
+    for (;;) {
+      if (entry.exit) {
+        const code = entry.exit.code ?? (entry.exit.signal ? `signal ${entry.exit.signal}` : 'unknown');
+        await new Promise((r) => setTimeout(r, 120)); // let the log forwarder flush the last lines
+        throw new Error(withTail(`Postgres exited unexpectedly with code ${code}`, pgdata));
+      }
+      if ((await lastPidFileLine(pgdata)) === 'ready') return;
+      if (Date.now() > deadline) throw new Error(withTail('timed out while waiting for Postgres to start', pgdata));
+      onTick();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        void entry.exited.then(wake);
+      });
+    }
+  } finally {
+    watcher?.close();
+  }
+}
+
+/** Resolves when the postmaster on PGDATA has exited (or at once if none runs). */
+export async function waitForExit(pgdata: string, onTick: () => void, abort?: AbortSignal): Promise<PostmasterExit> {
+  const entry = spawned.get(pgdata);
+  const tick = setInterval(onTick, 1000);
+  try {
+    if (entry && entry.exit === null && isAlive(entry.pid)) {
+      return await Promise.race([entry.exited, aborted(abort)]);
+    }
+    if (entry?.exit) return entry.exit;
+    // Not ours (adopted after a worker restart): poll the pid; its exit code is not knowable.
+    for (;;) {
+      const pid = await livePostmasterPid(pgdata);
+      if (pid === null) return { code: null, signal: null };
+      await Promise.race([new Promise((r) => setTimeout(r, 500)), aborted(abort)]);
+    }
+  } finally {
+    clearInterval(tick);
+  }
+}
+
+function aborted(signal?: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!signal) return;
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** Sends `signal` to the postmaster on PGDATA and waits until it is gone. */
+export async function stopPostmaster(
+  pgdata: string,
+  signal: NodeJS.Signals,
+  onTick: () => void = () => {},
+  timeoutMs = 120_000,
+): Promise<PostmasterExit | null> {
+  const entry = spawned.get(pgdata);
+  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
+  if (pid === null) return entry?.exit ?? null;
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+  const timer = new AbortController();
+  const t = setTimeout(() => timer.abort(new Error(`Postgres (pid ${pid}) did not stop within ${timeoutMs} ms after ${signal}`)), timeoutMs);
+  try {
+    return await waitForExit(pgdata, onTick, timer.signal);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** Reload configuration (the equivalent of `pg_ctl reload`). */
+export async function reloadPostmaster(pgdata: string): Promise<void> {
+  const entry = spawned.get(pgdata);
+  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
+  if (pid === null) throw new Error('Postgres is not running; cannot reload its configuration');
+  process.kill(pid, 'SIGHUP');
+}

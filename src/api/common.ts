@@ -1,0 +1,53 @@
+// Cross-cutting HTTP behaviour of both servers (reference §6.1): x-request-id on every exchange,
+// `{"error": "…"}` bodies, 404/405 with empty bodies.
+import { randomUUID } from 'node:crypto';
+import fp from 'fastify-plugin';
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import { ComputeError, type ComputeErrorKind } from '../client';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function serverOptions(logLevel: string): FastifyServerOptions {
+  return {
+    logger: { level: logLevel },
+    bodyLimit: 4 * 1024 * 1024,
+    requestIdHeader: 'x-request-id',
+    // The request id becomes the Temporal update id: accept only sane ones.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  };
+}
+
+export const HTTP_STATUS: Record<ComputeErrorKind, number> = {
+  invalid_status: 412,
+  bad_request: 400,
+  configuration_failed: 500,
+  not_found: 404,
+  timeout: 504,
+  unavailable: 503,
+};
+
+export const commonPlugin = fp(async (app: FastifyInstance) => {
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error: FastifyError | ComputeError, request, reply) => {
+    if (error instanceof ComputeError) {
+      return reply.code(HTTP_STATUS[error.kind]).send({ error: error.message });
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(status).send({ error: status === 500 ? 'internal error' : error.message.toLowerCase() });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const otherMethod = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].some(
+      (method) => method !== request.method && app.hasRoute({ method, url: path }),
+    );
+    return reply.code(otherMethod ? 405 : 404).send();
+  });
+});

@@ -1,0 +1,45 @@
+// The external API's compute routes (reference §6.3), each a thin mapping onto the lifecycle
+// workflow through the compute client.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { ComputeError, type ComputeClient } from '../../client';
+import { parseConfigurationRequest, SpecError } from '../../spec/parse';
+
+const TerminateQuery = Type.Object({ mode: Type.Optional(Type.String()) });
+
+export interface ComputeRoutesOptions {
+  computes: ComputeClient;
+  computeId: string;
+}
+
+export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOptions): Promise<void> {
+  const { computes, computeId } = opts;
+
+  app.get('/status', async () => computes.status(computeId));
+
+  app.get('/metrics.json', async () => (await computes.status(computeId)).startup_metrics);
+
+  app.post('/configure', async (request, reply) => {
+    let spec;
+    try {
+      spec = parseConfigurationRequest(request.body);
+    } catch (err) {
+      if (err instanceof SpecError) return reply.code(err.kind === 'schema' ? 422 : 400).send({ error: err.message });
+      throw err;
+    }
+    return computes.configure(computeId, spec, request.id);
+  });
+
+  app.post<{ Querystring: Static<typeof TerminateQuery> }>(
+    '/terminate',
+    { schema: { querystring: TerminateQuery } },
+    async (request, reply) => {
+      const mode = request.query.mode ?? 'fast';
+      if (mode !== 'fast' && mode !== 'immediate') {
+        throw new ComputeError('bad_request', `invalid termination mode: ${mode} (expected fast or immediate)`);
+      }
+      const result = await computes.terminate(computeId, mode, request.id);
+      return reply.code(result.already_terminated ? 201 : 200).send({ lsn: result.lsn });
+    },
+  );
+}

@@ -1,0 +1,32 @@
+// The two HTTP servers of the in-pod process (reference §6.1): external (control plane, metrics
+// scraper) and internal (Postgres' neon extension, local_proxy).
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ComputeClient } from '../client';
+import { commonPlugin, serverOptions } from './common';
+import { computeRoutes } from './routes/compute';
+
+export interface ApiOptions {
+  computes: ComputeClient;
+  computeId: string;
+  metrics: Registry;
+  logLevel?: string;
+}
+
+export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
+  await app.register(commonPlugin);
+  app.get('/metrics', async (_request, reply) => {
+    const body = await opts.metrics.metrics();
+    return reply.type(opts.metrics.contentType).send(body);
+  });
+  await app.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId });
+  return app;
+}
+
+/** No internal routes are served yet; the server exists so its port is stable for Postgres. */
+export async function buildInternalServer(opts: Pick<ApiOptions, 'logLevel'>): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
+  await app.register(commonPlugin);
+  return app;
+}

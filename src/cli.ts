@@ -1,0 +1,170 @@
+// The compute-ctl command line: `worker` is the in-pod process; the other commands are the
+// control plane's side, talking to computes through Temporal.
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { ComputeClient } from './client';
+import { findPostgres } from './pgbin';
+import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './spec/parse';
+import { runComputeWorker, stopPostgresOnSignal } from './worker';
+
+const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number');
+  return n;
+}
+
+const temporalOptions = (cmd: Command) =>
+  cmd
+    .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS').default('127.0.0.1:7233'))
+    .addOption(new Option('--temporal-namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default'));
+
+async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }): Promise<{ computes: ComputeClient; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: opts.temporalAddress });
+  return { computes: new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace })), close: () => connection.close() };
+}
+
+/** A spec file may hold a ConfigurationRequest, a ComputeConfig, or a bare ComputeSpec. */
+async function readSpecFile(path: string): Promise<ParsedSpec | null> {
+  const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  if (json && typeof json === 'object' && 'compute_ctl_config' in json) {
+    return 'spec' in json && json.spec ? parseConfigurationRequest(json) : parseComputeConfig(json).spec;
+  }
+  return parseComputeSpec(json);
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('compute-ctl').description('Neon compute_ctl on Temporal').showHelpAfterError();
+
+  temporalOptions(
+    program
+      .command('worker')
+      .description('run the in-pod process of one compute: Temporal worker + HTTP API')
+      .requiredOption('-D, --pgdata <dir>', 'data directory (wiped and recreated on every start)')
+      .requiredOption('-C, --connstr <url>', 'the local Postgres as superuser, e.g. postgresql://cloud_admin@127.0.0.1:55432/postgres')
+      .requiredOption('-i, --compute-id <id>', 'compute ID (task queue compute-<id>, workflow compute-<id>)')
+      .addOption(new Option('-b, --pgbin <path>', 'the postgres binary').env('POSTGRES_PATH'))
+      .option('-c, --config <file>', 'ComputeConfig JSON file ({spec?, compute_ctl_config}); with a spec the compute starts at once')
+      .option('--external-http-port <port>', 'external HTTP API', port, 3080)
+      .option('--internal-http-port <port>', 'internal HTTP API (written to postgresql.conf)', port, 3081)
+      .option('--http-host <addr>', 'address the HTTP servers bind (no JWT auth yet: keep it private)', '127.0.0.1')
+      .option('--pg-user <user>', 'OS user that runs PostgreSQL when compute-ctl runs as root', 'postgres')
+      .option('--privileged-role-name <name>', 'the "weak superuser" role given to users', 'neon_superuser')
+      .addOption(new Option('--build-tag <tag>', 'build_tag metric label').env('BUILD_TAG').default('latest'))
+      .addOption(new Option('--log-level <level>', 'HTTP log level').default('info')),
+  ).action(async (opts) => {
+    const pgdata: string = opts.pgdata;
+    const w = await runComputeWorker({
+      computeId: opts.computeId,
+      pgdata,
+      connstr: opts.connstr,
+      postgres: findPostgres(opts.pgbin),
+      configPath: opts.config,
+      externalHttpPort: opts.externalHttpPort,
+      internalHttpPort: opts.internalHttpPort,
+      httpHost: opts.httpHost,
+      temporalAddress: opts.temporalAddress,
+      temporalNamespace: opts.temporalNamespace,
+      pgUser: opts.pgUser,
+      privilegedRoleName: opts.privilegedRoleName,
+      buildTag: opts.buildTag,
+      logLevel: opts.logLevel,
+    });
+    console.error(`compute-ctl: compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
+    // §9: an OS signal stops Postgres (fast shutdown) and exits 1 at once.
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
+      process.once(sig, () => {
+        console.error(`compute-ctl: ${sig}: stopping Postgres`);
+        void stopPostgresOnSignal(pgdata)
+          .then(() => w.shutdown())
+          .finally(() => process.exit(1));
+      });
+    }
+    const result = await w.finished;
+    // Keep serving so the control plane can read the final status (§9), then exit.
+    await new Promise((r) => setTimeout(r, EXIT_DELAY_MS[result.mode ?? 'immediate']));
+    await w.shutdown();
+    process.exit(0);
+  });
+
+  temporalOptions(
+    program
+      .command('start')
+      .description('start (or attach to) the lifecycle workflow of a compute; it runs when its worker polls')
+      .requiredOption('-i, --compute-id <id>', 'compute ID')
+      .option('--spec <file>', 'spec to start with (ConfigurationRequest, ComputeConfig or ComputeSpec JSON)'),
+  ).action(async (opts) => {
+    const cp = await controlPlane(opts);
+    try {
+      await cp.computes.ensureStarted(opts.computeId, { spec: opts.spec ? await readSpecFile(opts.spec) : null });
+      print(await cp.computes.status(opts.computeId));
+    } finally {
+      await cp.close();
+    }
+  });
+
+  temporalOptions(
+    program
+      .command('configure')
+      .description('configure a compute and wait until it is running or failed')
+      .requiredOption('-i, --compute-id <id>', 'compute ID')
+      .requiredOption('--spec <file>', 'spec (ConfigurationRequest, ComputeConfig or ComputeSpec JSON)'),
+  ).action(async (opts) => {
+    const spec = await readSpecFile(opts.spec);
+    if (!spec) throw new Error(`${opts.spec} holds no spec`);
+    const cp = await controlPlane(opts);
+    try {
+      print(await cp.computes.configure(opts.computeId, spec));
+    } finally {
+      await cp.close();
+    }
+  });
+
+  temporalOptions(program.command('status').description('print the /status body of a compute').requiredOption('-i, --compute-id <id>', 'compute ID')).action(
+    async (opts) => {
+      const cp = await controlPlane(opts);
+      try {
+        print(await cp.computes.status(opts.computeId));
+      } finally {
+        await cp.close();
+      }
+    },
+  );
+
+  temporalOptions(
+    program
+      .command('terminate')
+      .description('terminate a compute and print {"lsn": …}')
+      .requiredOption('-i, --compute-id <id>', 'compute ID')
+      .addOption(new Option('--mode <mode>', 'termination mode').choices(['fast', 'immediate']).default('fast')),
+  ).action(async (opts) => {
+    const cp = await controlPlane(opts);
+    try {
+      const result = await cp.computes.terminate(opts.computeId, opts.mode);
+      print({ lsn: result.lsn });
+    } finally {
+      await cp.close();
+    }
+  });
+
+  temporalOptions(program.command('list').description('list computes known to Temporal')).action(async (opts) => {
+    const cp = await controlPlane(opts);
+    try {
+      print(await cp.computes.list());
+    } finally {
+      await cp.close();
+    }
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

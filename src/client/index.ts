@@ -1,0 +1,152 @@
+// Typed control-plane helpers over the Temporal client, used by the CLI and the HTTP API. Every
+// call has a deadline: an update or query with no worker polling would otherwise wait forever.
+import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { ParsedSpec } from '../spec/parse';
+import type { computeLifecycle } from '../workflows/lifecycle';
+import { configureUpdate, FAILURE, lifecycleWorkflowId, statusQuery, taskQueueFor, terminateUpdate } from '../workflows/messages';
+import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../workflows/status';
+
+export type ComputeErrorKind = 'invalid_status' | 'bad_request' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
+
+export class ComputeError extends Error {
+  constructor(
+    readonly kind: ComputeErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ComputeError';
+  }
+}
+
+export interface ComputeClientOptions {
+  /** Deadline of queries and describe calls. */
+  queryTimeoutMs: number;
+  /** Deadline of /configure and /terminate, which wait for the compute to get there. */
+  operationTimeoutMs: number;
+}
+
+export const DEFAULT_CLIENT_OPTIONS: ComputeClientOptions = { queryTimeoutMs: 5_000, operationTimeoutMs: 300_000 };
+
+export interface ComputeSummary {
+  computeId: string;
+  status: ComputeStatus | null;
+  workflowStatus: string;
+}
+
+function isTimeout(err: unknown): boolean {
+  const text = `${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? ''}`;
+  return /deadline|timeout|timed out|cancelled/i.test(text);
+}
+
+/** Maps a failed update to the error the API reports. */
+function updateError(err: unknown): ComputeError {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+    const kind: ComputeErrorKind =
+      err.cause.type === FAILURE.invalidStatus ? 'invalid_status' : err.cause.type === FAILURE.badRequest ? 'bad_request' : 'configuration_failed';
+    return new ComputeError(kind, err.cause.message);
+  }
+  if (err instanceof WorkflowNotFoundError) return new ComputeError('not_found', 'compute not found');
+  if (isTimeout(err)) return new ComputeError('timeout', 'timed out waiting for the compute; the operation continues in the background');
+  return new ComputeError('unavailable', `Temporal call failed: ${(err as Error).message}`);
+}
+
+export class ComputeClient {
+  constructor(
+    readonly client: Client,
+    readonly options: ComputeClientOptions = DEFAULT_CLIENT_OPTIONS,
+  ) {}
+
+  handle(computeId: string): WorkflowHandle<typeof computeLifecycle> {
+    return this.client.workflow.getHandle<typeof computeLifecycle>(lifecycleWorkflowId(computeId));
+  }
+
+  private deadline<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    return this.client.withDeadline(Date.now() + ms, fn);
+  }
+
+  /** Starts the compute's lifecycle workflow, or attaches to the running one. */
+  async ensureStarted(computeId: string, opts: { spec?: ParsedSpec | null; processStartTime?: string } = {}): Promise<void> {
+    await this.deadline(this.options.queryTimeoutMs, () =>
+      this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
+        workflowId: lifecycleWorkflowId(computeId),
+        taskQueue: taskQueueFor(computeId),
+        args: [{ computeId, spec: opts.spec ?? null, processStartTime: opts.processStartTime }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `compute ${computeId}`,
+      }),
+    );
+  }
+
+  /** The /status body: from the workflow, or from its memo when no worker answers in time. */
+  async status(computeId: string): Promise<StatusView> {
+    try {
+      return await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).query(statusQuery));
+    } catch (err) {
+      const fromMemo = await this.statusFromMemo(computeId);
+      if (fromMemo) return fromMemo;
+      if (err instanceof WorkflowNotFoundError) throw new ComputeError('not_found', 'compute not found');
+      throw new ComputeError('unavailable', `could not read the compute status: ${(err as Error).message}`);
+    }
+  }
+
+  private async statusFromMemo(computeId: string): Promise<StatusView | null> {
+    try {
+      const d = await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).describe());
+      return (d.memo?.status as StatusView | undefined) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * An update that did not reach a handler: the lifecycle workflow ends at `terminated`, so a closed
+   * workflow answers like the terminated compute it was.
+   */
+  private async notDelivered(computeId: string, err: unknown): Promise<ComputeError> {
+    const error = updateError(err);
+    if (error.kind !== 'not_found') return error;
+    const memo = await this.statusFromMemo(computeId);
+    return memo ? new ComputeError('invalid_status', invalidStatusMessage(memo.status)) : error;
+  }
+
+  async configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView> {
+    try {
+      return await this.deadline(this.options.operationTimeoutMs, () =>
+        this.handle(computeId).executeUpdate(configureUpdate, { args: [spec], updateId: requestId }),
+      );
+    } catch (err) {
+      throw await this.notDelivered(computeId, err);
+    }
+  }
+
+  async terminate(computeId: string, mode: TerminateMode, requestId?: string): Promise<TerminateResult> {
+    try {
+      return await this.deadline(this.options.operationTimeoutMs, () =>
+        this.handle(computeId).executeUpdate(terminateUpdate, { args: [mode], updateId: requestId }),
+      );
+    } catch (err) {
+      const error = await this.notDelivered(computeId, err);
+      // A repeated /terminate finds the workflow closed: answer with the stored LSN (201).
+      if (error.message === invalidStatusMessage('terminated')) {
+        const memo = await this.statusFromMemo(computeId);
+        return { lsn: memo?.terminate_lsn ?? null, already_terminated: true };
+      }
+      throw error;
+    }
+  }
+
+  /** Lifecycle workflows known to Temporal, newest first. */
+  async list(limit = 100): Promise<ComputeSummary[]> {
+    const out: ComputeSummary[] = [];
+    await this.deadline(this.options.queryTimeoutMs * 2, async () => {
+      for await (const wf of this.client.workflow.list({ query: "WorkflowType = 'computeLifecycle'" })) {
+        const memo = (await this.client.workflow.getHandle(wf.workflowId, wf.runId).describe()).memo;
+        const status = (memo?.status as StatusView | undefined)?.status ?? null;
+        out.push({ computeId: wf.workflowId.replace(/^compute-/, ''), status, workflowStatus: wf.status.name });
+        if (out.length >= limit) break;
+      }
+    });
+    return out;
+  }
+}

@@ -1,0 +1,10 @@
+import type { ParsedSpec } from '../spec/parse';
+import { neonStorage } from './neon';
+import { postgresStorage } from './postgres';
+import type { StorageBackend } from './types';
+
+export type { StorageBackend, StorageContext, BasebackupResult } from './types';
+
+export function storageFor(parsed: ParsedSpec): StorageBackend {
+  return parsed.storage.type === 'postgres' ? postgresStorage : neonStorage;
+}

@@ -1,0 +1,102 @@
+// A plain upstream PostgreSQL as the storage (DESIGN.md): the start LSN is the upstream's current
+// WAL position, the basebackup comes from its replication protocol (pg_basebackup). Primaries start
+// as independent writable copies, Replicas as streaming hot standbys (primary_conninfo is written
+// by the config renderer).
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client } from 'pg';
+import { chown, runProgram, tail } from '../activities/os';
+import type { ParsedSpec } from '../spec/parse';
+import type { StorageBackend, StorageContext } from './types';
+
+/** Files of the upstream that the compute does not take over (it writes its own). */
+const NOT_COPIED = new Set(['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf', 'backup_manifest']);
+
+function upstream(parsed: ParsedSpec): string {
+  if (parsed.storage.type !== 'postgres') throw new Error('not a postgres storage spec');
+  return parsed.storage.connstring;
+}
+
+/** Moves a password out of a URI connstring into PGPASSWORD, so it never shows in `ps`. */
+export function splitPassword(connstring: string): { connstring: string; password: string | null } {
+  if (!/^postgres(ql)?:\/\//.test(connstring)) return { connstring, password: null };
+  try {
+    const url = new URL(connstring);
+    if (!url.password) return { connstring, password: null };
+    const password = decodeURIComponent(url.password);
+    url.password = '';
+    return { connstring: url.toString(), password };
+  } catch {
+    return { connstring, password: null };
+  }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await dirBytes(p);
+    else if (entry.isFile()) total += (await fs.stat(p)).size;
+  }
+  return total;
+}
+
+export const postgresStorage: StorageBackend = {
+  async primaryStartLsn(parsed) {
+    const client = new Client({ connectionString: upstream(parsed), application_name: 'compute_ctl', connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ lsn: string }>(
+        'SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn',
+      );
+      return rows[0].lsn;
+    } finally {
+      await client.end();
+    }
+  },
+
+  async basebackup(parsed, _lsn, ctx: StorageContext) {
+    const staging = path.join(ctx.pgdata, '.basebackup');
+    await fs.rm(staging, { recursive: true, force: true });
+    const { connstring, password } = splitPassword(upstream(parsed));
+    const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
+    if (password !== null) env.PGPASSWORD = password;
+    const pgBasebackup = path.join(ctx.pgbinDir, 'pg_basebackup');
+    const result = await runProgram(
+      pgBasebackup,
+      // fast checkpoint: do not wait for a spread checkpoint; no fsync: a crash means a new basebackup anyway.
+      ['-d', connstring, '-D', staging, '-X', 'stream', '-c', 'fast', '--no-sync', '--no-manifest'],
+      { runAs: ctx.runAs, env, onTick: ctx.heartbeat },
+    ).catch((err: Error) => {
+      throw ApplicationFailure.nonRetryable(`cannot run ${pgBasebackup}: ${err.message}`, 'BasebackupFailed');
+    });
+    if (result.code !== 0) {
+      await fs.rm(staging, { recursive: true, force: true });
+      const message = `pg_basebackup from the upstream failed (exit ${result.code ?? result.signal}): ${tail(result.stderr, 5)}`;
+      // Authentication and missing-database errors do not heal by retrying.
+      const permanent = /authentication failed|no pg_hba.conf entry|does not exist|permission denied/i.test(result.stderr);
+      throw permanent ? ApplicationFailure.nonRetryable(message, 'BasebackupFailed') : ApplicationFailure.retryable(message, 'BasebackupFailed');
+    }
+    const bytes = await dirBytes(staging);
+    for (const name of await fs.readdir(staging)) {
+      if (NOT_COPIED.has(name)) continue;
+      await fs.rename(path.join(staging, name), path.join(ctx.pgdata, name));
+    }
+    await fs.rm(staging, { recursive: true, force: true });
+    await chown(ctx.pgdata, ctx.runAs);
+    // No pageserver is involved: pageserver_connect_micros stays 0.
+    return { bytes, connectMicros: 0 };
+  },
+
+  async finalLsn(parsed, ctx) {
+    if (parsed.mode.type !== 'primary') return null;
+    const result = await runProgram(path.join(ctx.pgbinDir, 'pg_controldata'), [ctx.pgdata], {
+      runAs: ctx.runAs,
+      env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
+    });
+    const m = /^Latest checkpoint location:\s+([0-9A-F]+\/[0-9A-F]+)$/m.exec(result.stdout);
+    if (result.code !== 0 || !m) throw new Error(`pg_controldata failed: ${tail(result.stderr || result.stdout, 3)}`);
+    return m[1];
+  },
+};

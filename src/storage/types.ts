@@ -1,0 +1,27 @@
+// What a storage backend provides to the startup and termination steps.
+import type { ParsedSpec } from '../spec/parse';
+import type { RunAs } from '../activities/os';
+
+export interface StorageContext {
+  pgdata: string;
+  /** Directory of the PostgreSQL binaries. */
+  pgbinDir: string;
+  runAs: RunAs | null;
+  /** Called periodically during long operations (activity heartbeats). */
+  heartbeat: () => void;
+}
+
+export interface BasebackupResult {
+  /** Bytes received (compressed bytes for Neon, on-disk bytes for the postgres backend). */
+  bytes: number;
+  connectMicros: number;
+}
+
+export interface StorageBackend {
+  /** The LSN a Primary starts from (§4.4). */
+  primaryStartLsn(parsed: ParsedSpec, ctx: StorageContext): Promise<string>;
+  /** Fills the (wiped) PGDATA with a basebackup at `lsn` ('0/0' = latest), keeping postgresql.conf. */
+  basebackup(parsed: ParsedSpec, lsn: string, ctx: StorageContext): Promise<BasebackupResult>;
+  /** After Postgres stopped: the LSN to report from /terminate (Primary only), or null. */
+  finalLsn(parsed: ParsedSpec, ctx: StorageContext): Promise<string | null>;
+}

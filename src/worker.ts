@@ -1,0 +1,152 @@
+// The in-pod process of one compute: a Temporal worker on task queue compute-<id> (the lifecycle
+// workflow and the activities of this compute only) and the external and internal HTTP servers.
+import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { createActivities } from './activities';
+import { PRIVILEGED_ROLE_PATTERN } from './activities/catalog';
+import { resolveRunAs } from './activities/os';
+import { stopPostmaster } from './activities/postmaster';
+import { buildExternalServer, buildInternalServer } from './api/server';
+import { createMetrics } from './api/metrics';
+import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
+import { installRuntime } from './runtime';
+import { parseComputeConfig, type ParsedConfig } from './spec/parse';
+import type { LifecycleResult } from './workflows/lifecycle';
+import { taskQueueFor } from './workflows/messages';
+
+export interface WorkerOptions {
+  computeId: string;
+  pgdata: string;
+  connstr: string;
+  /** Absolute path of the postgres binary. */
+  postgres: string;
+  /** A ComputeConfig file (`{spec?, compute_ctl_config}`). */
+  configPath?: string;
+  externalHttpPort: number;
+  internalHttpPort: number;
+  httpHost: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  pgUser: string;
+  privilegedRoleName: string;
+  buildTag: string;
+  logLevel: string;
+  client?: Partial<ComputeClientOptions>;
+  /** A pre-built workflow bundle (tests bundle once per suite). */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export interface RunningWorker {
+  externalUrl: string;
+  internalUrl: string;
+  computes: ComputeClient;
+  /** Resolves when the lifecycle workflow has ended (the compute is terminated). */
+  finished: Promise<LifecycleResult>;
+  shutdown(): Promise<void>;
+}
+
+export function validateWorkerOptions(o: WorkerOptions): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.computeId)) {
+    throw new Error(`invalid --compute-id ${JSON.stringify(o.computeId)}: use letters, digits, '.', '_' and '-'`);
+  }
+  try {
+    const url = new URL(o.connstr);
+    if (!/^postgres(ql)?:$/.test(url.protocol)) throw new Error('not a postgres URL');
+  } catch {
+    throw new Error('--connstr must be a URL like postgresql://cloud_admin@127.0.0.1:55432/postgres');
+  }
+  if (!PRIVILEGED_ROLE_PATTERN.test(o.privilegedRoleName)) {
+    throw new Error(`--privileged-role-name ${JSON.stringify(o.privilegedRoleName)} must match ^[a-z_]+$`);
+  }
+  for (const [flag, port] of [['--external-http-port', o.externalHttpPort], ['--internal-http-port', o.internalHttpPort]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be a port number`);
+  }
+}
+
+async function loadConfig(path: string | undefined): Promise<ParsedConfig | null> {
+  if (!path) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read --config ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseComputeConfig(json);
+  } catch (err) {
+    throw new Error(`invalid --config ${path}: ${(err as Error).message}`);
+  }
+}
+
+function urlOf(app: FastifyInstance): string {
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') return String(addr);
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${host}:${addr.port}`;
+}
+
+export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
+  validateWorkerOptions(o);
+  const processStartTime = new Date().toISOString();
+  const config = await loadConfig(o.configPath);
+  const runAs = resolveRunAs(o.pgUser);
+  installRuntime();
+
+  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+  const connection = await Connection.connect({ address: o.temporalAddress });
+  const client = new Client({ connection, namespace: o.temporalNamespace });
+  const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
+
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: o.temporalNamespace,
+    taskQueue: taskQueueFor(o.computeId),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({
+      computeId: o.computeId,
+      pgdata: o.pgdata,
+      postgres: o.postgres,
+      connstr: o.connstr,
+      runAs,
+      internalHttpPort: o.internalHttpPort,
+      privilegedRoleName: o.privilegedRoleName,
+    }),
+  });
+  const running = worker.run();
+  running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
+
+  const metrics = createMetrics(o.buildTag, async () => (await computes.status(o.computeId)).status);
+  const external = await buildExternalServer({ computes, computeId: o.computeId, metrics, logLevel: o.logLevel });
+  const internal = await buildInternalServer({ logLevel: o.logLevel });
+
+  let stopped = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.allSettled([external.close(), internal.close()]);
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined);
+    await nativeConnection.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+  };
+
+  try {
+    await computes.ensureStarted(o.computeId, { spec: config?.spec ?? null, processStartTime });
+    await external.listen({ host: o.httpHost, port: o.externalHttpPort });
+    await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  const finished = computes.handle(o.computeId).result();
+  finished.catch(() => undefined);
+  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished, shutdown };
+}
+
+/** For OS signals (§9): stop Postgres (fast shutdown) without waiting for the workflow. */
+export async function stopPostgresOnSignal(pgdata: string): Promise<void> {
+  await stopPostmaster(pgdata, 'SIGINT', () => {}, 30_000).catch(() => undefined);
+}

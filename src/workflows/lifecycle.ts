@@ -1,0 +1,252 @@
+// The entity workflow of one compute (workflow ID compute-<id>). It owns the status (reference §3)
+// and the current spec; starts, reconfigurations and terminations run as child workflows.
+import * as wf from '@temporalio/workflow';
+import type { ParsedSpec } from '../spec/parse';
+import type { PostmasterExit } from '../activities/postmaster';
+import { acts } from './activity-proxies';
+import { errorChain } from './errors';
+import { configureUpdate, FAILURE, statusQuery, terminateUpdate } from './messages';
+import { computeReconfigure } from './reconfigure';
+import { computeStartup } from './startup';
+import {
+  canTransition,
+  CONFIGURE_ALLOWED,
+  emptyMetrics,
+  invalidStatusMessage,
+  isTerminationPending,
+  TERMINATE_ALLOWED,
+  terminationPending,
+  type ComputeStatus,
+  type StartupMetrics,
+  type StatusView,
+  type TerminateMode,
+} from './status';
+import { computeTermination } from './termination';
+
+/** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
+export interface LifecycleState {
+  computeId: string;
+  status: ComputeStatus;
+  spec: ParsedSpec | null;
+  /** When the process started, or (after waiting in `empty`) when the spec arrived (§4.1 step 5). */
+  startTime: string;
+  lastActive: string | null;
+  error: string | null;
+  terminateLsn: string | null;
+  metrics: StartupMetrics;
+  startAttempts: number;
+  reconfigureAttempts: number;
+  /** Postgres was started successfully and has not been stopped since. */
+  postgresRunning: boolean;
+}
+
+export interface LifecycleInput {
+  computeId: string;
+  /** A spec known at process start (--config file): the compute starts at once. */
+  spec?: ParsedSpec | null;
+  /** When the in-pod process started (ISO 8601). */
+  processStartTime?: string;
+}
+
+export interface LifecycleResult {
+  status: ComputeStatus;
+  lsn: string | null;
+  mode: TerminateMode | null;
+}
+
+function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus): void {
+  if (!allowed.includes(status)) {
+    throw wf.ApplicationFailure.create({ message: invalidStatusMessage(status), type: FAILURE.invalidStatus, nonRetryable: true });
+  }
+}
+
+export async function computeLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
+  const { workflowId } = wf.workflowInfo();
+  const state: LifecycleState = {
+    computeId: input.computeId,
+    status: 'empty',
+    spec: null,
+    startTime: input.processStartTime ?? new Date().toISOString(),
+    lastActive: null,
+    error: null,
+    terminateLsn: null,
+    metrics: emptyMetrics(),
+    startAttempts: 0,
+    reconfigureAttempts: 0,
+    postgresRunning: false,
+  };
+
+  let pendingSpec: ParsedSpec | null = input.spec ?? null;
+  let configureRequests = 0;
+  let configureHandled = 0;
+  let terminateMode: TerminateMode | null = null;
+  let postgresExit: PostmasterExit | null = null;
+  let watchScope: wf.CancellationScope | null = null;
+
+  const view = (): StatusView => ({
+    start_time: state.startTime,
+    tenant: state.spec?.tenantId ?? null,
+    timeline: state.spec?.timelineId ?? null,
+    status: state.status,
+    last_active: state.lastActive,
+    error: state.error,
+    compute_id: state.computeId,
+    mode: state.spec?.mode.type ?? null,
+    startup_metrics: state.metrics,
+    terminate_lsn: state.terminateLsn,
+  });
+
+  const setStatus = (to: ComputeStatus, error?: string): void => {
+    if (!canTransition(state.status, to)) throw new Error(`illegal status transition ${state.status} -> ${to}`);
+    state.status = to;
+    if (error !== undefined) state.error = error;
+    // The memo lets describe() answer /status when no worker is polling.
+    wf.upsertMemo({ status: view() });
+  };
+
+  wf.setHandler(statusQuery, view);
+
+  wf.setHandler(
+    configureUpdate,
+    async (spec) => {
+      const request = ++configureRequests;
+      pendingSpec = spec;
+      setStatus('configuration_pending');
+      await wf.condition(() => configureHandled >= request);
+      if (state.status === 'failed') {
+        throw wf.ApplicationFailure.create({
+          message: `compute configuration failed: ${JSON.stringify(state.error)}`,
+          type: FAILURE.configurationFailed,
+          nonRetryable: true,
+        });
+      }
+      return view();
+    },
+    { validator: (_spec: ParsedSpec) => rejectUnless(CONFIGURE_ALLOWED, state.status) },
+  );
+
+  wf.setHandler(
+    terminateUpdate,
+    async (mode) => {
+      if (state.status === 'terminated') return { lsn: state.terminateLsn, already_terminated: true };
+      terminateMode = mode;
+      setStatus(terminationPending(mode));
+      await wf.condition(() => state.status === 'terminated');
+      return { lsn: state.terminateLsn, already_terminated: false };
+    },
+    {
+      validator: (mode) => {
+        if (mode !== 'fast' && mode !== 'immediate') {
+          throw wf.ApplicationFailure.create({ message: `invalid termination mode: ${String(mode)}`, type: FAILURE.badRequest, nonRetryable: true });
+        }
+        if (state.status !== 'terminated') rejectUnless(TERMINATE_ALLOWED, state.status);
+      },
+    },
+  );
+
+  function watchPostgres(): void {
+    postgresExit = null;
+    const scope = new wf.CancellationScope();
+    watchScope = scope;
+    scope.run(() => acts.watchPostgres()).then(
+      (exit) => {
+        if (watchScope === scope) postgresExit = exit;
+      },
+      (err) => {
+        if (!wf.isCancellation(err) && watchScope === scope) postgresExit = { code: null, signal: null };
+      },
+    );
+  }
+
+  function stopWatching(): void {
+    watchScope?.cancel();
+    watchScope = null;
+    postgresExit = null;
+  }
+
+  async function start(spec: ParsedSpec, fromConfigure: boolean): Promise<void> {
+    state.spec = spec;
+    if (fromConfigure) {
+      // §4.1 step 5: pool waiting is not part of the startup.
+      const now = Date.now();
+      state.metrics.wait_for_spec_ms = Math.max(0, now - Date.parse(state.startTime));
+      state.startTime = new Date(now).toISOString();
+    }
+    setStatus('init');
+    const attempt = ++state.startAttempts;
+    try {
+      const result = await wf.executeChild(computeStartup, {
+        workflowId: `${workflowId}-startup-${attempt}`,
+        args: [{ spec }],
+      });
+      state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
+      state.postgresRunning = true;
+      state.error = null;
+      watchPostgres();
+      setStatus('running');
+    } catch (err) {
+      setStatus('failed', errorChain(err));
+    }
+  }
+
+  async function reconfigure(spec: ParsedSpec): Promise<void> {
+    state.spec = spec;
+    setStatus('configuration');
+    const attempt = ++state.reconfigureAttempts;
+    try {
+      await wf.executeChild(computeReconfigure, { workflowId: `${workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
+      state.error = null;
+      setStatus('running');
+    } catch (err) {
+      // Postgres keeps running after a failed reconfiguration (§3).
+      setStatus('failed', errorChain(err));
+    }
+  }
+
+  async function terminate(mode: TerminateMode): Promise<void> {
+    stopWatching();
+    const hadPostgres = state.postgresRunning;
+    state.postgresRunning = false;
+    try {
+      const result = await wf.executeChild(computeTermination, {
+        workflowId: `${workflowId}-termination`,
+        args: [{ mode, spec: hadPostgres ? state.spec : null }],
+      });
+      state.terminateLsn = result.lsn;
+    } catch (err) {
+      state.error = errorChain(err);
+    }
+    setStatus('terminated');
+  }
+
+  const startAtOnce = pendingSpec !== null;
+  for (;;) {
+    await wf.condition(
+      () => (startAtOnce && state.startAttempts === 0) || state.status === 'configuration_pending' || isTerminationPending(state.status) || postgresExit !== null,
+    );
+    if (isTerminationPending(state.status)) {
+      await terminate(terminateMode ?? 'fast');
+      break;
+    }
+    if (postgresExit !== null) {
+      const exit: PostmasterExit = postgresExit;
+      stopWatching();
+      state.postgresRunning = false;
+      const code = exit.code ?? (exit.signal ? `signal ${exit.signal}` : 'unknown');
+      const message = `Postgres exited unexpectedly with code ${code}`;
+      if (state.status === 'failed') state.error = message;
+      else setStatus('failed', message);
+      configureHandled = configureRequests; // a pending /configure answers with the failure
+      continue;
+    }
+    const spec = pendingSpec;
+    pendingSpec = null;
+    if (spec === null) throw new Error('configuration requested without a spec');
+    if (state.startAttempts === 0 || !state.postgresRunning) await start(spec, state.status === 'configuration_pending');
+    else await reconfigure(spec);
+    configureHandled = configureRequests;
+  }
+
+  await wf.condition(wf.allHandlersFinished);
+  return { status: state.status, lsn: state.terminateLsn, mode: terminateMode };
+}

@@ -1,0 +1,25 @@
+// Handler definitions of the lifecycle workflow, shared by the workflow, the client and the API.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ParsedSpec } from '../spec/parse';
+import type { StatusView, TerminateMode, TerminateResult } from './status';
+
+export const statusQuery = defineQuery<StatusView>('status');
+/** Completes when the compute is running (returns the status) or failed (fails). */
+export const configureUpdate = defineUpdate<StatusView, [ParsedSpec]>('configure');
+/** Completes when the compute is terminated. */
+export const terminateUpdate = defineUpdate<TerminateResult, [TerminateMode]>('terminate');
+
+/** Failure types the API maps to HTTP statuses. */
+export const FAILURE = {
+  invalidStatus: 'InvalidComputeStatus',
+  badRequest: 'BadRequest',
+  configurationFailed: 'ConfigurationFailed',
+} as const;
+
+export function lifecycleWorkflowId(computeId: string): string {
+  return `compute-${computeId}`;
+}
+
+export function taskQueueFor(computeId: string): string {
+  return `compute-${computeId}`;
+}

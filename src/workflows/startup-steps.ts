@@ -1,0 +1,80 @@
+// The startup sequence (reference §4.2-§4.7) written once, over an interface of steps: the
+// computeStartup workflow runs it with activities, the benchmark runs it with direct calls, so both
+// measure the same sequence. Deterministic: no I/O here, only the steps and the clock given.
+import type { ParsedSpec } from '../spec/parse';
+import type { StartupMetrics, TerminateMode } from './status';
+
+export interface StartupSteps {
+  preparePgdata(parsed: ParsedSpec): Promise<void>;
+  determineStartLsn(parsed: ParsedSpec): Promise<string>;
+  fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<{ bytes: number; connectMicros: number }>;
+  finalizePgdata(parsed: ParsedSpec): Promise<void>;
+  startPostgres(parsed: ParsedSpec): Promise<{ pid: number }>;
+  applyCatalog(parsed: ParsedSpec): Promise<{ statements: number }>;
+  stopPostgres(mode: TerminateMode): Promise<unknown>;
+}
+
+export interface StepTiming {
+  step: string;
+  ms: number;
+}
+
+export interface StartupResult {
+  lsn: string;
+  pid: number;
+  steps: StepTiming[];
+  metrics: Partial<StartupMetrics>;
+}
+
+/** A failed step: `context` is the reference's error text for that step. */
+export class StepError extends Error {
+  constructor(
+    readonly step: string,
+    readonly context: string,
+    override readonly cause: unknown,
+  ) {
+    super(context);
+    this.name = 'StepError';
+  }
+}
+
+export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, now: () => number): Promise<StartupResult> {
+  const timings: StepTiming[] = [];
+  async function step<T>(name: string, context: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = now();
+    try {
+      return await fn();
+    } catch (err) {
+      throw new StepError(name, context, err);
+    } finally {
+      timings.push({ step: name, ms: now() - t0 });
+    }
+  }
+  const ms = (name: string) => timings.find((t) => t.step === name)?.ms ?? 0;
+
+  await step('prepare_pgdata', 'failed to prepare the data directory', () => steps.preparePgdata(parsed));
+  const lsn = await step('sync_safekeepers', 'failed to sync safekeepers', () => steps.determineStartLsn(parsed));
+  const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
+  await step('finalize_pgdata', 'failed to prepare the data directory', () => steps.finalizePgdata(parsed));
+  const { pid } = await step('start_postgres', 'failed to start Postgres', () => steps.startPostgres(parsed));
+  try {
+    await step('apply_config', 'failed to apply the spec to the catalog', () => steps.applyCatalog(parsed));
+  } catch (err) {
+    // §4.1 step 7: a failed start does not leave Postgres running.
+    await steps.stopPostgres('immediate').catch(() => undefined);
+    throw err;
+  }
+  return {
+    lsn,
+    pid,
+    steps: timings,
+    metrics: {
+      sync_safekeepers_ms: ms('sync_safekeepers'),
+      basebackup_ms: ms('basebackup'),
+      basebackup_bytes: backup.bytes,
+      pageserver_connect_micros: backup.connectMicros,
+      start_postgres_ms: ms('start_postgres'),
+      config_ms: ms('apply_config'),
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// The real parts an integration test needs, each started on loopback on free ports and stopped
+// again: a Temporal dev server, an upstream PostgreSQL, and compute workers (in-process).
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { chown, resolveRunAs, type RunAs } from '../../src/activities/os';
+import { freePort } from '../../src/dev/ports';
+import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
+import { startUpstream, type Upstream } from '../../src/dev/upstream';
+import { findPostgres } from '../../src/pgbin';
+import { installRuntime } from '../../src/runtime';
+import { runComputeWorker, type RunningWorker } from '../../src/worker';
+
+export interface Stack {
+  temporal: TemporalServer;
+  upstream: Upstream;
+  postgres: string;
+  runAs: RunAs | null;
+  bundle: WorkflowBundleWithSourceMap;
+  tmp: string;
+  stop(): Promise<void>;
+}
+
+export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  await chown(dir, runAs);
+  return dir;
+}
+
+export async function startStack(): Promise<Stack> {
+  installRuntime('ERROR');
+  const postgres = findPostgres();
+  const runAs = resolveRunAs('postgres');
+  const tmp = await makeTempDir('compute-ctl-test-', runAs);
+  const [temporal, upstream, bundle] = await Promise.all([
+    freePort().then((port) => startTemporalServer({ port })),
+    freePort().then((port) => startUpstream({ pgdata: path.join(tmp, 'upstream'), port, postgres, runAs })),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
+  ]);
+  return {
+    temporal,
+    upstream,
+    postgres,
+    runAs,
+    bundle,
+    tmp,
+    async stop() {
+      await Promise.allSettled([temporal.stop(), upstream.stop()]);
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (m: string) => console.error(m),
+};
+
+export interface ComputeUnderTest {
+  computeId: string;
+  worker: RunningWorker;
+  pgPort: number;
+  pgdata: string;
+  /** Superuser connection string of the compute's Postgres. */
+  connstr: string;
+  api(pathname: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+let computeCounter = 0;
+
+export async function startCompute(stack: Stack, opts: { configPath?: string; computeId?: string } = {}): Promise<ComputeUnderTest> {
+  const computeId = opts.computeId ?? `c${process.pid}-${++computeCounter}`;
+  const [pgPort, ext, int] = await Promise.all([freePort(), freePort(), freePort()]);
+  const pgdata = path.join(stack.tmp, `${computeId}-pgdata`);
+  const connstr = `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`;
+  const worker = await runComputeWorker({
+    computeId,
+    pgdata,
+    connstr,
+    postgres: stack.postgres,
+    configPath: opts.configPath,
+    externalHttpPort: ext,
+    internalHttpPort: int,
+    httpHost: '127.0.0.1',
+    temporalAddress: stack.temporal.address,
+    temporalNamespace: 'default',
+    pgUser: 'postgres',
+    privilegedRoleName: 'neon_superuser',
+    buildTag: 'test',
+    logLevel: 'warn',
+    workflowBundle: stack.bundle,
+  });
+  return {
+    computeId,
+    worker,
+    pgPort,
+    pgdata,
+    connstr,
+    api: (pathname, init) => fetch(`${worker.externalUrl}${pathname}`, init),
+    async stop() {
+      // Whatever state the test left it in, no Postgres may outlive it.
+      const { stopPostmaster } = await import('../../src/activities/postmaster');
+      await stopPostmaster(pgdata, 'SIGQUIT').catch(() => undefined);
+      await worker.shutdown();
+    },
+  };
+}
+
+/** A ConfigurationRequest for a compute on `pgPort`, copied from the stack's upstream. */
+export function configurationRequest(stack: Stack, pgPort: number, cluster: Partial<{ roles: unknown[]; databases: unknown[] }> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    compute_ctl_config: { jwks: { keys: [] } },
+    spec: {
+      format_version: 1.0,
+      suspend_timeout_seconds: -1,
+      storage: { type: 'postgres', connstring: stack.upstream.connstring },
+      cluster: {
+        roles: cluster.roles ?? [],
+        databases: cluster.databases ?? [],
+        postgresql_conf: `listen_addresses='127.0.0.1'\nport=${pgPort}\nunix_socket_directories=''\nfsync=off\nshared_buffers=16MB\n`,
+        settings: [],
+      },
+      ...extra,
+    },
+  };
+}
+
+export function postJson(body: unknown): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** A response body as loosely typed JSON, for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function json(res: Response): Promise<any> {
+  return res.json();
+}
