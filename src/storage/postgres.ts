@@ -45,7 +45,15 @@ async function dirBytes(dir: string): Promise<number> {
 export const postgresStorage: StorageBackend = {
   async primaryStartLsn(parsed) {
     const client = new Client({ connectionString: upstream(parsed), application_name: 'compute_ctl', connectionTimeoutMillis: 10_000 });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      const message = `cannot connect to the upstream: ${(err as Error).message}`;
+      // Authentication, unknown role or database: retrying cannot fix these.
+      if (/^(28|3D)/.test(code)) throw ApplicationFailure.nonRetryable(message, 'UpstreamUnusable');
+      throw ApplicationFailure.retryable(message, 'UpstreamUnreachable');
+    }
     try {
       const { rows } = await client.query<{ lsn: string }>(
         'SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn',

@@ -53,7 +53,8 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   const ms = (name: string) => timings.find((t) => t.step === name)?.ms ?? 0;
 
   await step('prepare_pgdata', 'failed to prepare the data directory', () => steps.preparePgdata(parsed));
-  const lsn = await step('sync_safekeepers', 'failed to sync safekeepers', () => steps.determineStartLsn(parsed));
+  const lsnContext = parsed.storage.type === 'neon' ? 'failed to sync safekeepers' : 'failed to get the start LSN from the upstream';
+  const lsn = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
   await step('finalize_pgdata', 'failed to prepare the data directory', () => steps.finalizePgdata(parsed));
   const { pid } = await step('start_postgres', 'failed to start Postgres', () => steps.startPostgres(parsed));
