@@ -141,8 +141,7 @@ export class ComputeClient {
     const out: ComputeSummary[] = [];
     await this.deadline(this.options.queryTimeoutMs * 2, async () => {
       for await (const wf of this.client.workflow.list({ query: "WorkflowType = 'computeLifecycle'" })) {
-        const memo = (await this.client.workflow.getHandle(wf.workflowId, wf.runId).describe()).memo;
-        const status = (memo?.status as StatusView | undefined)?.status ?? null;
+        const status = (wf.memo?.status as StatusView | undefined)?.status ?? null;
         out.push({ computeId: wf.workflowId.replace(/^compute-/, ''), status, workflowStatus: wf.status.name });
         if (out.length >= limit) break;
       }
