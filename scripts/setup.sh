@@ -15,7 +15,9 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ] \
    || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   say "installing npm packages"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  # `npm install` honours package-lock.json. Not `npm ci`: its strict lock check fails where the
+  # registry lacks other platforms' optional builds (@swc/core-darwin-*), as the one here does.
+  npm install --no-audit --no-fund >&2
 fi
 
 # 2. The Temporal CLI (dev server + UI). Built from source with the Go module proxy, because no

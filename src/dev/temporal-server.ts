@@ -33,7 +33,8 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--log-level', o.logLevel ?? 'error'];
   args.push(...(o.uiPort ? ['--ui-port', String(o.uiPort)] : ['--headless']));
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
-  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Own process group: a Ctrl-C in the terminal must not stop it before the compute is terminated.
+  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   let exited = false;

@@ -1,0 +1,154 @@
+// `npm run dev`: the embedded local stack. A Temporal dev server with its UI, a local upstream
+// PostgreSQL, one compute worker (the real `compute-ctl worker` process) configured from
+// examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { resolveRunAs } from '../activities/os';
+import { findPostgres } from '../pgbin';
+import { lifecycleWorkflowId } from '../workflows/messages';
+import { portIsFree } from './ports';
+import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-server';
+import { startUpstream, type Upstream } from './upstream';
+
+const COMPUTE_ID = process.env.DEV_COMPUTE_ID ?? 'dev';
+const PORTS = { temporal: 7233, ui: 8233, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+const DATA = path.join(REPO_ROOT, '.data');
+
+function log(message: string): void {
+  process.stderr.write(`dev: ${message}\n`);
+}
+
+async function requireFree(name: string, port: number): Promise<void> {
+  if (!(await portIsFree(port))) throw new Error(`port ${port} (${name}) is in use; stop whatever holds it (an earlier npm run dev?)`);
+}
+
+async function waitForApi(url: string, worker: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (worker.exitCode !== null) throw new Error(`the compute worker exited with code ${worker.exitCode}`);
+    try {
+      if ((await fetch(`${url}/status`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the compute API did not answer on ${url}`);
+}
+
+/** A compute left running by an earlier, killed dev run would come back failed: end it first. */
+async function endStaleCompute(address: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const handle = new Client({ connection }).workflow.getHandle(lifecycleWorkflowId(COMPUTE_ID));
+    const desc = await handle.describe().catch(() => null);
+    if (desc?.status.name === 'RUNNING') {
+      log(`ending the compute workflow left by an earlier run (${desc.workflowId})`);
+      await handle.terminate('npm run dev restarted');
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const postgres = findPostgres(process.env.POSTGRES_PATH);
+  const runAs = resolveRunAs(process.env.PG_USER ?? 'postgres');
+  await mkdir(DATA, { recursive: true, mode: 0o755 });
+
+  const stops: (() => Promise<void>)[] = [];
+  let stopping: Promise<never> | null = null;
+  const stopAll = (code: number): Promise<never> =>
+    (stopping ??= (async () => {
+      for (const stop of stops.reverse()) await stop().catch((err) => log(`while stopping: ${(err as Error).message}`));
+      process.exit(code);
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        log('second signal: exiting without waiting');
+        process.exit(1);
+      }
+      void stopAll(0);
+    });
+  }
+
+  try {
+    let temporal: TemporalServer | null = null;
+    const temporalAddress = process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${PORTS.temporal}`;
+    if (!process.env.TEMPORAL_ADDRESS) {
+      await requireFree('Temporal', PORTS.temporal);
+      await requireFree('Temporal UI', PORTS.ui);
+      log('starting the Temporal dev server');
+      temporal = await startTemporalServer({ port: PORTS.temporal, uiPort: PORTS.ui, dbFilename: path.join(DATA, 'temporal.db'), logLevel: 'warn' });
+      stops.push(() => temporal!.stop());
+    }
+    await endStaleCompute(temporalAddress);
+
+    let upstream: Upstream | null = null;
+    const upstreamConnstring = process.env.UPSTREAM_CONNSTR ?? `postgresql://cloud_admin@127.0.0.1:${PORTS.upstream}/postgres`;
+    if (!process.env.UPSTREAM_CONNSTR) {
+      await requireFree('upstream PostgreSQL', PORTS.upstream);
+      log('starting the upstream PostgreSQL (initdb on first run)');
+      upstream = await startUpstream({ pgdata: path.join(DATA, 'upstream'), port: PORTS.upstream, postgres, runAs });
+      stops.push(() => upstream!.stop());
+    }
+
+    for (const [name, port] of [['compute Postgres', PORTS.compute], ['compute API', PORTS.api], ['internal API', PORTS.internal]] as const) {
+      await requireFree(name, port);
+    }
+    await mkdir(path.join(DATA, 'compute'), { recursive: true, mode: 0o755 });
+    const computeConnstr = `postgresql://cloud_admin@127.0.0.1:${PORTS.compute}/postgres`;
+    log(`starting compute worker ${COMPUTE_ID}`);
+    const worker = spawn(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'bin', 'compute-ctl.js'), 'worker',
+        '-i', COMPUTE_ID, '-D', path.join(DATA, 'compute', 'pgdata'), '-C', computeConnstr, '-b', postgres,
+        '--external-http-port', String(PORTS.api), '--internal-http-port', String(PORTS.internal), '--log-level', 'warn',
+      ],
+      { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress }, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+    );
+    const workerExit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const api = `http://127.0.0.1:${PORTS.api}`;
+    stops.push(async () => {
+      if (worker.exitCode !== null) return;
+      log('terminating the compute');
+      await fetch(`${api}/terminate?mode=immediate`, { method: 'POST', signal: AbortSignal.timeout(20_000) }).catch(() => undefined);
+      worker.kill('SIGTERM');
+      await workerExit;
+    });
+    await waitForApi(api, worker);
+
+    const request = JSON.parse(await readFile(path.join(REPO_ROOT, 'examples', 'spec.json'), 'utf8'));
+    request.spec.storage.connstring = upstreamConnstring;
+    log('configuring the compute from examples/spec.json');
+    const res = await fetch(`${api}/configure`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const body = (await res.json()) as { status?: string; error?: string; startup_metrics?: { total_startup_ms: number } };
+    if (!res.ok) throw new Error(`/configure answered ${res.status}: ${body.error}`);
+
+    process.stdout.write(
+      [
+        '',
+        `compute ${COMPUTE_ID} is ${body.status} (started in ${body.startup_metrics?.total_startup_ms} ms)`,
+        `  compute API      ${api}/status   (POST /configure, POST /terminate, GET /metrics)`,
+        `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
+        `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
+        `  upstream         ${upstreamConnstring}`,
+        '',
+        'Ctrl-C terminates the compute and stops everything this started.',
+        '',
+      ].join('\n'),
+    );
+    await workerExit;
+    if (!stopping) log('the compute worker exited');
+    await stopAll(0);
+  } catch (err) {
+    log(`error: ${(err as Error).message}`);
+    await stopAll(1);
+  }
+}
+
+void main();
