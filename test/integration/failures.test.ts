@@ -1,6 +1,7 @@
 // A start that fails: the control plane and the operator (Temporal UI) both see why.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { recordHistories } from '../support/histories';
 import { configurationRequest, json, postJson, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
 
 describe('a failed start', () => {
@@ -12,6 +13,8 @@ describe('a failed start', () => {
     compute = await startCompute(stack);
   });
   after(async () => {
+    const id = `compute-${compute.computeId}`;
+    await recordHistories(compute.worker.computes.client, 'failed-start', [id, `${id}-startup-1`, `${id}-termination`]);
     await compute?.stop();
     await stack?.stop();
   });

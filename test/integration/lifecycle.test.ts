@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { isAlive } from '../../src/activities/postmaster';
 import { configurationRequest, json, postJson, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
+import { recordHistories } from '../support/histories';
 import { scramVerifier } from '../support/scram';
 
 function upSamples(metricsText: string): string[] {
@@ -25,6 +26,8 @@ describe('compute lifecycle over HTTP', () => {
     compute = await startCompute(stack);
   });
   after(async () => {
+    const id = `compute-${compute.computeId}`;
+    await recordHistories(compute.worker.computes.client, 'configure-terminate', [id, `${id}-startup-1`, `${id}-reconfigure-1`, `${id}-termination`]);
     await compute?.stop();
     await stack?.stop();
   });
