@@ -25,7 +25,8 @@ fi
 #    cache so that fresh clones (CI) do not rebuild it.
 tool="$PWD/.tools/bin/temporal"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/compute-ctl/temporal-v$TEMPORAL_CLI_VERSION"
-has_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$TEMPORAL_CLI_VERSION"; }
+# `go install` builds report version 0.0.0-DEV, so the version is stamped in a file beside the binary.
+has_version() { [ -x "$1" ] && [ "$(cat "$1.version" 2>/dev/null)" = "$TEMPORAL_CLI_VERSION" ]; }
 if ! has_version "$tool"; then
   mkdir -p .tools/bin
   if ! has_version "$cache/temporal"; then
@@ -35,8 +36,10 @@ if ! has_version "$tool"; then
     mkdir -p "$cache"
     GOBIN="$cache" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION" >&2 \
       || die "go install github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION failed (see above)"
+    echo "$TEMPORAL_CLI_VERSION" > "$cache/temporal.version"
   fi
   cp "$cache/temporal" "$tool.tmp" && mv "$tool.tmp" "$tool"
+  cp "$cache/temporal.version" "$tool.version"
 fi
 
 # 3. PostgreSQL server binaries (not installed by us: they come from the OS packages).

@@ -21,9 +21,15 @@ const temporalOptions = (cmd: Command) =>
     .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS').default('127.0.0.1:7233'))
     .addOption(new Option('--temporal-namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default'));
 
-async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }): Promise<{ computes: ComputeClient; close: () => Promise<void> }> {
+/** Runs one control-plane call through Temporal and prints its result as JSON. */
+async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }, call: (computes: ComputeClient) => Promise<unknown>): Promise<void> {
   const connection = await Connection.connect({ address: opts.temporalAddress });
-  return { computes: new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace })), close: () => connection.close() };
+  try {
+    const result = await call(new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace })));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** A spec file may hold a ConfigurationRequest, a ComputeConfig, or a bare ComputeSpec. */
@@ -33,10 +39,6 @@ async function readSpecFile(path: string): Promise<ParsedSpec | null> {
     return 'spec' in json && json.spec ? parseConfigurationRequest(json) : parseComputeConfig(json).spec;
   }
   return parseComputeSpec(json);
-}
-
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function buildProgram(): Command {
@@ -100,13 +102,11 @@ export function buildProgram(): Command {
       .requiredOption('-i, --compute-id <id>', 'compute ID')
       .option('--spec <file>', 'spec to start with (ConfigurationRequest, ComputeConfig or ComputeSpec JSON)'),
   ).action(async (opts) => {
-    const cp = await controlPlane(opts);
-    try {
-      await cp.computes.ensureStarted(opts.computeId, { spec: opts.spec ? await readSpecFile(opts.spec) : null });
-      print(await cp.computes.status(opts.computeId));
-    } finally {
-      await cp.close();
-    }
+    const spec = opts.spec ? await readSpecFile(opts.spec) : null;
+    await controlPlane(opts, async (computes) => {
+      await computes.ensureStarted(opts.computeId, { spec });
+      return computes.status(opts.computeId);
+    });
   });
 
   temporalOptions(
@@ -118,23 +118,11 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     const spec = await readSpecFile(opts.spec);
     if (!spec) throw new Error(`${opts.spec} holds no spec`);
-    const cp = await controlPlane(opts);
-    try {
-      print(await cp.computes.configure(opts.computeId, spec));
-    } finally {
-      await cp.close();
-    }
+    await controlPlane(opts, (computes) => computes.configure(opts.computeId, spec));
   });
 
   temporalOptions(program.command('status').description('print the /status body of a compute').requiredOption('-i, --compute-id <id>', 'compute ID')).action(
-    async (opts) => {
-      const cp = await controlPlane(opts);
-      try {
-        print(await cp.computes.status(opts.computeId));
-      } finally {
-        await cp.close();
-      }
-    },
+    (opts) => controlPlane(opts, (computes) => computes.status(opts.computeId)),
   );
 
   temporalOptions(
@@ -143,24 +131,11 @@ export function buildProgram(): Command {
       .description('terminate a compute and print {"lsn": …}')
       .requiredOption('-i, --compute-id <id>', 'compute ID')
       .addOption(new Option('--mode <mode>', 'termination mode').choices(['fast', 'immediate']).default('fast')),
-  ).action(async (opts) => {
-    const cp = await controlPlane(opts);
-    try {
-      const result = await cp.computes.terminate(opts.computeId, opts.mode);
-      print({ lsn: result.lsn });
-    } finally {
-      await cp.close();
-    }
-  });
+  ).action((opts) => controlPlane(opts, async (computes) => ({ lsn: (await computes.terminate(opts.computeId, opts.mode)).lsn })));
 
-  temporalOptions(program.command('list').description('list computes known to Temporal')).action(async (opts) => {
-    const cp = await controlPlane(opts);
-    try {
-      print(await cp.computes.list());
-    } finally {
-      await cp.close();
-    }
-  });
+  temporalOptions(program.command('list').description('list computes known to Temporal')).action((opts) =>
+    controlPlane(opts, (computes) => computes.list()),
+  );
 
   return program;
 }

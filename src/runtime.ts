@@ -9,8 +9,9 @@ export function installRuntime(level: LogLevel = 'WARN'): void {
   try {
     Runtime.install({
       logger: new DefaultLogger(level),
-      // Core's own logs go to the same logger, at the same level.
-      telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
+      // Core's own logs at the same level. (Not forwarded to the TS logger: forwarding polls on a
+      // timer that keeps a process without connections alive.)
+      telemetryOptions: { logging: { filter: { core: level, other: level } } },
     });
   } catch {
     // already instantiated with defaults (e.g. by a test harness)

@@ -1,11 +1,10 @@
 // A compute's whole life through the real Temporal dev server and real PostgreSQL: empty →
 // configure → running → terminate, as the control plane sees it over HTTP.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Client } from 'pg';
 import { isAlive } from '../../src/activities/postmaster';
-import { configurationRequest, json, postJson, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
-import { recordHistories } from '../support/histories';
+import { configurationRequest, json, postJson, useCompute } from '../support/stack';
 import { scramVerifier } from '../support/scram';
 
 function upSamples(metricsText: string): string[] {
@@ -18,54 +17,42 @@ async function pidOf(pgdata: string): Promise<number> {
 }
 
 describe('compute lifecycle over HTTP', () => {
-  let stack: Stack;
-  let compute: ComputeUnderTest;
-
-  before(async () => {
-    stack = await startStack();
-    compute = await startCompute(stack);
-  });
-  after(async () => {
-    const id = `compute-${compute.computeId}`;
-    await recordHistories(compute.worker.computes.client, 'configure-terminate', [id, `${id}-startup-1`, `${id}-reconfigure-1`, `${id}-termination`]);
-    await compute?.stop();
-    await stack?.stop();
-  });
+  const t = useCompute({ name: 'configure-terminate', children: ['startup-1', 'reconfigure-1', 'termination'] });
 
   test('a new compute without a spec waits in empty', async () => {
-    const res = await compute.api('/status');
+    const res = await t.compute.api('/status');
     assert.equal(res.status, 200);
     const body = await json(res);
     assert.equal(body.status, 'empty');
     assert.equal(body.tenant, null);
     assert.equal(body.error, null);
     assert.ok(res.headers.get('x-request-id'));
-    const metrics = await (await compute.api('/metrics')).text();
+    const metrics = await (await t.compute.api('/metrics')).text();
     assert.deepEqual(upSamples(metrics), ['compute_ctl_up{build_tag="test",status="empty"} 1']);
   });
 
   test('bad /configure bodies are refused and change nothing', async () => {
-    const noRoles = configurationRequest(stack, compute.pgPort);
+    const noRoles = configurationRequest(t.stack, t.compute.pgPort);
     delete (noRoles.spec.cluster as { roles?: unknown }).roles;
-    let res = await compute.api('/configure', postJson(noRoles));
+    let res = await t.compute.api('/configure', postJson(noRoles));
     assert.equal(res.status, 422);
     assert.match((await json(res)).error, /spec\.cluster\.roles: missing field/);
 
-    res = await compute.api('/configure', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"spec": ' });
+    res = await t.compute.api('/configure', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"spec": ' });
     assert.equal(res.status, 400);
     assert.ok((await json(res)).error);
 
-    const neonWithoutSafekeepers = configurationRequest(stack, compute.pgPort, {}, {
+    const neonWithoutSafekeepers = configurationRequest(t.stack, t.compute.pgPort, {}, {
       storage: null,
       tenant_id: 'b0554b632bd4d547a63b86c3630317e8',
       timeline_id: '2414a61ffc94e428f14b5758fe308e13',
       pageserver_connstring: 'postgres://no_user@ps-1:6400',
     });
-    res = await compute.api('/configure', postJson(neonWithoutSafekeepers));
+    res = await t.compute.api('/configure', postJson(neonWithoutSafekeepers));
     assert.equal(res.status, 400);
     assert.deepEqual(await json(res), { error: 'safekeeper connstrings should be provided' });
 
-    assert.equal((await json(await compute.api('/status'))).status, 'empty');
+    assert.equal((await json(await t.compute.api('/status'))).status, 'empty');
   });
 
   test('/configure brings the compute to running with its roles and databases', async () => {
@@ -77,7 +64,7 @@ describe('compute lifecycle over HTTP', () => {
       { name: 'neondb', owner: 'neondb_owner', options: null },
       { name: 'app db', owner: 'app user "quoted"', options: null },
     ];
-    const res = await compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort, { roles, databases })));
+    const res = await t.compute.api('/configure', postJson(configurationRequest(t.stack, t.compute.pgPort, { roles, databases })));
     const body = await json(res);
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.status, 'running');
@@ -85,7 +72,7 @@ describe('compute lifecycle over HTTP', () => {
     assert.ok(body.startup_metrics.basebackup_bytes > 0);
 
     // The owner role logs in with its password over TCP (pg_hba's md5 line accepts SCRAM).
-    const owner = new Client({ host: '127.0.0.1', port: compute.pgPort, user: 'neondb_owner', password: 's3cret', database: 'neondb' });
+    const owner = new Client({ host: '127.0.0.1', port: t.compute.pgPort, user: 'neondb_owner', password: 's3cret', database: 'neondb' });
     await owner.connect();
     try {
       await owner.query('CREATE TABLE t (id int primary key, v text)');
@@ -95,7 +82,7 @@ describe('compute lifecycle over HTTP', () => {
     } finally {
       await owner.end();
     }
-    const admin = new Client({ connectionString: compute.connstr });
+    const admin = new Client({ connectionString: t.compute.connstr });
     await admin.connect();
     try {
       const dbs = await admin.query(
@@ -111,22 +98,22 @@ describe('compute lifecycle over HTTP', () => {
       await admin.end();
     }
 
-    const metrics = await (await compute.api('/metrics')).text();
+    const metrics = await (await t.compute.api('/metrics')).text();
     assert.deepEqual(upSamples(metrics), ['compute_ctl_up{build_tag="test",status="running"} 1']);
   });
 
   test('/status never shows secrets', async () => {
-    const text = await (await compute.api('/status')).text();
+    const text = await (await t.compute.api('/status')).text();
     assert.doesNotMatch(text, /SCRAM-SHA-256|connstring|storage_auth_token/);
   });
 
   test('a second /configure on a running compute reconfigures it', async () => {
     const roles = [{ name: 'neondb_owner', encrypted_password: scramVerifier('s3cret'), options: null }, { name: 'late_role', encrypted_password: null, options: null }];
     const databases = [{ name: 'neondb', owner: 'neondb_owner', options: null }];
-    const res = await compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort, { roles, databases })));
+    const res = await t.compute.api('/configure', postJson(configurationRequest(t.stack, t.compute.pgPort, { roles, databases })));
     assert.equal(res.status, 200);
     assert.equal((await json(res)).status, 'running');
-    const admin = new Client({ connectionString: compute.connstr });
+    const admin = new Client({ connectionString: t.compute.connstr });
     await admin.connect();
     try {
       const { rowCount } = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = 'late_role'");
@@ -137,31 +124,31 @@ describe('compute lifecycle over HTTP', () => {
   });
 
   test('an unknown termination mode is a 400', async () => {
-    const res = await compute.api('/terminate?mode=gently', { method: 'POST' });
+    const res = await t.compute.api('/terminate?mode=gently', { method: 'POST' });
     assert.equal(res.status, 400);
     assert.match((await json(res)).error, /invalid termination mode: gently/);
-    assert.equal((await json(await compute.api('/status'))).status, 'running');
+    assert.equal((await json(await t.compute.api('/status'))).status, 'running');
   });
 
   test('/terminate stops Postgres and returns its LSN; a repeat answers 201', async () => {
-    const pid = await pidOf(compute.pgdata);
+    const pid = await pidOf(t.compute.pgdata);
     assert.ok(isAlive(pid));
-    const res = await compute.api('/terminate', { method: 'POST' });
+    const res = await t.compute.api('/terminate', { method: 'POST' });
     const body = await json(res);
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.match(body.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
     assert.equal(isAlive(pid), false);
 
-    const again = await compute.api('/terminate', { method: 'POST' });
+    const again = await t.compute.api('/terminate', { method: 'POST' });
     assert.equal(again.status, 201);
     assert.deepEqual(await json(again), body);
 
-    const status = await json(await compute.api('/status'));
+    const status = await json(await t.compute.api('/status'));
     assert.equal(status.status, 'terminated');
   });
 
   test('illegal transitions answer 412 with the reference text', async () => {
-    const res = await compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort)));
+    const res = await t.compute.api('/configure', postJson(configurationRequest(t.stack, t.compute.pgPort)));
     assert.equal(res.status, 412);
     assert.deepEqual(await json(res), { error: 'invalid compute status: terminated' });
   });

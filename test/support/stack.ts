@@ -3,6 +3,7 @@
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { chown, resolveRunAs, type RunAs } from '../../src/activities/os';
 import { freePort } from '../../src/dev/ports';
@@ -11,6 +12,7 @@ import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/pgbin';
 import { installRuntime } from '../../src/runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/worker';
+import { recordHistories } from './histories';
 
 export interface Stack {
   temporal: TemporalServer;
@@ -140,4 +142,25 @@ export function postJson(body: unknown): RequestInit {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function json(res: Response): Promise<any> {
   return res.json();
+}
+
+/**
+ * A describe() block's stack and one compute, started before its tests and stopped after them.
+ * `record` names the histories to keep (see histories.ts): suffixes of the lifecycle workflow ID.
+ */
+export function useCompute(record?: { name: string; children: string[] }): { stack: Stack; compute: ComputeUnderTest } {
+  const ctx = {} as { stack: Stack; compute: ComputeUnderTest };
+  before(async () => {
+    ctx.stack = await startStack();
+    ctx.compute = await startCompute(ctx.stack);
+  });
+  after(async () => {
+    if (record && ctx.compute) {
+      const id = `compute-${ctx.compute.computeId}`;
+      await recordHistories(ctx.compute.worker.computes.client, record.name, [id, ...record.children.map((c) => `${id}-${c}`)]);
+    }
+    await ctx.compute?.stop();
+    await ctx.stack?.stop();
+  });
+  return ctx;
 }
