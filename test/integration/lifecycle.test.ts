@@ -31,6 +31,16 @@ describe('compute lifecycle over HTTP', () => {
     assert.deepEqual(upSamples(metrics), ['compute_ctl_up{build_tag="test",status="empty"} 1']);
   });
 
+  test('unknown paths 404, wrong methods 405, both with empty bodies; request ids are echoed', async () => {
+    const missing = await t.compute.api('/nope', { headers: { 'x-request-id': 'req-123' } });
+    assert.equal(missing.status, 404);
+    assert.equal(await missing.text(), '');
+    assert.equal(missing.headers.get('x-request-id'), 'req-123');
+    const wrong = await t.compute.api('/configure');
+    assert.equal(wrong.status, 405);
+    assert.equal(await wrong.text(), '');
+  });
+
   test('bad /configure bodies are refused and change nothing', async () => {
     const noRoles = configurationRequest(t.stack, t.compute.pgPort);
     delete (noRoles.spec.cluster as { roles?: unknown }).roles;
