@@ -5,12 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { createActivities } from './activities';
-import { PRIVILEGED_ROLE_PATTERN } from './activities/catalog';
+import { PRIVILEGED_ROLE_PATTERN } from './activities/catalog/plan';
 import { resolveRunAs } from './activities/os';
 import { stopPostmaster } from './activities/postmaster';
 import { buildExternalServer, buildInternalServer } from './api/server';
-import { createMetrics } from './api/metrics';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
+import { createMetrics } from './metrics';
 import { installRuntime } from './runtime';
 import { parseComputeConfig, type ParsedConfig } from './spec/parse';
 import type { LifecycleResult } from './workflows/lifecycle';
@@ -99,6 +99,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const client = new Client({ connection, namespace: o.temporalNamespace });
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
 
+  const metrics = createMetrics(o.buildTag, async () => (await computes.status(o.computeId)).status);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: o.temporalNamespace,
@@ -112,19 +113,23 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
       runAs,
       internalHttpPort: o.internalHttpPort,
       privilegedRoleName: o.privilegedRoleName,
-    }),
+    }, metrics),
   });
   const running = worker.run();
   running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
 
-  const metrics = createMetrics(o.buildTag, async () => (await computes.status(o.computeId)).status);
-  const external = await buildExternalServer({ computes, computeId: o.computeId, metrics, logLevel: o.logLevel });
+  const external = await buildExternalServer({ computes, computeId: o.computeId, connstr: o.connstr, metrics: metrics.registry, logLevel: o.logLevel });
   const internal = await buildInternalServer({ logLevel: o.logLevel });
 
+  // The wait for the workflow's end is aborted before the connection closes under it.
+  const waiting = new AbortController();
+  let finished: Promise<LifecycleResult> | null = null;
   let stopped = false;
   const shutdown = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    waiting.abort();
+    await finished?.catch(() => undefined);
     await Promise.allSettled([external.close(), internal.close()]);
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
@@ -141,9 +146,10 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     throw err;
   }
 
-  const finished = computes.handle(o.computeId).result();
-  finished.catch(() => undefined);
-  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished, shutdown };
+  const result = client.withAbortSignal(waiting.signal, () => computes.handle(o.computeId).result());
+  result.catch(() => undefined);
+  finished = result;
+  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: result, shutdown };
 }
 
 /** For OS signals (§9): stop Postgres (fast shutdown) without waiting for the workflow. */

@@ -1,21 +1,22 @@
 // compute-ctl's own connections to the compute's Postgres (reference §4.7): the --connstr plus
 // startup options that a user's ALTER DATABASE … SET cannot override.
 import { Client, type ClientConfig } from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 
 export function adminUser(connstr: string): string {
-  return decodeURIComponent(new URL(connstr).username) || 'cloud_admin';
+  return parseIntoClientConfig(connstr).user || 'cloud_admin';
 }
 
 export function adminClientConfig(connstr: string, purpose: string, database?: string): ClientConfig {
-  const url = new URL(connstr);
-  if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
-  const user = adminUser(connstr);
+  // A config object, not a URL: database names may hold any character.
+  const base = parseIntoClientConfig(connstr);
+  const user = base.user || 'cloud_admin';
   const ours = `-c role=${user} -c default_transaction_read_only=off -c search_path='' -c statement_timeout=0 -c pgaudit.log=none`;
-  const given = url.searchParams.get('options');
-  url.searchParams.delete('options');
   return {
-    connectionString: url.toString(),
-    options: given ? `${ours} ${given}` : ours,
+    ...base,
+    user,
+    database: database ?? base.database,
+    options: base.options ? `${ours} ${base.options}` : ours,
     application_name: `compute_ctl:${purpose}`,
     connectionTimeoutMillis: 10_000,
   };

@@ -7,12 +7,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ParsedSpec } from '../spec/parse';
 import { ensureMd5Line, renderPgHba, renderPostgresqlConf } from '../spec/pgconf';
 import { storageFor, type BasebackupResult, type StorageContext } from '../storage';
+import type { Counter } from 'prom-client';
 import type { TerminateMode } from '../workflows/status';
-import { applyCatalog } from './catalog';
+import { adminUser } from './admin-connection';
+import { applySpecSql } from './catalog/apply';
+import { runMigrations, type MigrationReport } from './catalog/migrations';
+import { firstStartConcurrency } from './catalog/plan';
 import { chown, writeOwnedFile, type RunAs } from './os';
+import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from './reload';
 import {
   livePostmasterPid,
-  reloadPostmaster,
   startPostmaster,
   stopPostmaster,
   waitForExit,
@@ -53,7 +57,13 @@ async function readOvercommit(): Promise<string | null> {
   return fs.readFile('/proc/sys/vm/overcommit_memory', 'utf8').catch(() => null);
 }
 
-export function createActivities(s: ComputeSettings) {
+export interface CatalogResult {
+  statements: number;
+  /** Settings whose new value needs a restart (pg_settings.pending_restart). */
+  pendingRestart: string[];
+}
+
+export function createActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
   const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
 
   async function writePostgresqlConf(parsed: ParsedSpec): Promise<void> {
@@ -122,16 +132,43 @@ export function createActivities(s: ComputeSettings) {
       }
     },
 
-    /** §5: the spec's roles and databases (Primary, unless skip_pg_catalog_updates). */
-    async applyCatalog(parsed: ParsedSpec): Promise<{ statements: number }> {
-      if (parsed.mode.type !== 'primary' || parsed.spec.skip_pg_catalog_updates) return { statements: 0 };
-      return { statements: await applyCatalog(s.connstr, parsed, s.privilegedRoleName) };
+    /**
+     * §5.1: apply the spec to the catalog (Primary, unless skip_pg_catalog_updates) with the limits
+     * lifted by the override file, then reload and report settings waiting for a restart. The
+     * first start takes its concurrency from max_connections, a reconfiguration from
+     * reconfigure_concurrency.
+     */
+    async applyCatalog(parsed: ParsedSpec, opts: { firstStart?: boolean } = {}): Promise<CatalogResult> {
+      const firstStart = opts.firstStart ?? true;
+      let statements = 0;
+      if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
+        await writeOverride(s.pgdata, s.runAs);
+        await reloadAndWait(s.connstr);
+        statements = await applySpecSql(parsed, {
+          connstr: s.connstr,
+          priv: s.privilegedRoleName,
+          adminUser: adminUser(s.connstr),
+          systemDb: decodeURIComponent(new URL(s.connstr).pathname.slice(1)) || 'postgres',
+          concurrency: firstStart ? firstStartConcurrency(parsed) : Math.max(1, parsed.spec.reconfigure_concurrency ?? 1),
+        });
+        await truncateOverride(s.pgdata, s.runAs);
+        if (firstStart) await enableSubscribers(s.pgdata, s.runAs);
+      }
+      return { statements, pendingRestart: await reloadAndWait(s.connstr) };
+    },
+
+    /** §5.8, in the background after the first start of a Primary; failures are counted, never fatal. */
+    async runMigrations(parsed: ParsedSpec): Promise<MigrationReport | null> {
+      if (parsed.mode.type !== 'primary' || parsed.spec.skip_pg_catalog_updates) return null;
+      const report = await runMigrations(s.connstr, s.privilegedRoleName);
+      if (report.failed) metrics?.migrationFailures.inc({ migration_id: String(report.failed.id) });
+      return report;
     },
 
     /** Rewrites postgresql.conf and reloads (reconfiguration, §5.1). */
     async reloadConfig(parsed: ParsedSpec): Promise<void> {
       await writePostgresqlConf(parsed);
-      await reloadPostmaster(s.pgdata);
+      await reloadAndWait(s.connstr);
     },
 
     /** Long-running: resolves when the postmaster exits. Heartbeats so a lost worker is noticed. */

@@ -194,11 +194,3 @@ export async function stopPostmaster(
     clearTimeout(t);
   }
 }
-
-/** Reload configuration (the equivalent of `pg_ctl reload`). */
-export async function reloadPostmaster(pgdata: string): Promise<void> {
-  const entry = spawned.get(pgdata);
-  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
-  if (pid === null) throw new Error('Postgres is not running; cannot reload its configuration');
-  process.kill(pid, 'SIGHUP');
-}

@@ -4,11 +4,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ComputeClient } from '../client';
 import { commonPlugin, serverOptions } from './common';
+import { catalogRoutes } from './routes/catalog';
 import { computeRoutes } from './routes/compute';
 
 export interface ApiOptions {
   computes: ComputeClient;
   computeId: string;
+  /** The compute's Postgres as superuser, for routes that read it directly. */
+  connstr: string;
   metrics: Registry;
   logLevel?: string;
 }
@@ -21,6 +24,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     return reply.type(opts.metrics.contentType).send(body);
   });
   await app.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId });
+  await app.register(catalogRoutes, { connstr: opts.connstr });
   return app;
 }
 

@@ -17,6 +17,7 @@ export const acts = {
   startPostgres: act('startPostgres'),
   applyCatalog: act('applyCatalog'),
   reloadConfig: act('reloadConfig'),
+  runMigrations: act('runMigrations'),
   stopPostgres: act('stopPostgres'),
   finalLsn: act('finalLsn'),
   watchPostgres: act('watchPostgres'),

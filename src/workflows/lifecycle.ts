@@ -38,6 +38,7 @@ export interface LifecycleState {
   reconfigureAttempts: number;
   /** Postgres was started successfully and has not been stopped since. */
   postgresRunning: boolean;
+  pendingRestart: string[];
 }
 
 export interface LifecycleInput {
@@ -74,6 +75,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     startAttempts: 0,
     reconfigureAttempts: 0,
     postgresRunning: false,
+    pendingRestart: [],
   };
 
   let pendingSpec: ParsedSpec | null = input.spec ?? null;
@@ -94,6 +96,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     mode: state.spec?.mode.type ?? null,
     startup_metrics: state.metrics,
     terminate_lsn: state.terminateLsn,
+    pending_restart: state.pendingRestart,
   });
 
   const setStatus = (to: ComputeStatus, error?: string): void => {
@@ -181,9 +184,14 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
       });
       state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
       state.postgresRunning = true;
+      state.pendingRestart = result.pendingRestart ?? [];
       state.error = null;
       watchPostgres();
       setStatus('running');
+      if (wf.patched('background-migrations')) {
+        // §5.8: in the background; a failure is counted by the activity, never fails the compute.
+        acts.runMigrations(spec).catch(() => undefined);
+      }
     } catch (err) {
       setStatus('failed', errorChain(err));
     }
@@ -194,7 +202,8 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     setStatus('configuration');
     const attempt = ++state.reconfigureAttempts;
     try {
-      await wf.executeChild(computeReconfigure, { workflowId: `${workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
+      const result = await wf.executeChild(computeReconfigure, { workflowId: `${workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
+      state.pendingRestart = result?.pendingRestart ?? [];
       state.error = null;
       setStatus('running');
     } catch (err) {

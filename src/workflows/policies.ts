@@ -21,6 +21,8 @@ export const POLICIES = {
   startPostgres: { startToCloseTimeout: '90 seconds', heartbeatTimeout: '30 seconds', retry: once },
   applyCatalog: { startToCloseTimeout: '30 minutes', retry: once },
   reloadConfig: { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } },
+  // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.
+  runMigrations: { startToCloseTimeout: '10 minutes', retry: once },
   stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 3 } },
   finalLsn: { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } },
   // Runs for the compute's lifetime; a lost worker is noticed by the heartbeat and the watch resumes

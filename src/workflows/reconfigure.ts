@@ -1,5 +1,6 @@
 // One reconfiguration of a running compute (reference §5.1, "Reconfigure"): rewrite
-// postgresql.conf, reload, and (Primary) apply the spec's roles and databases.
+// postgresql.conf, reload, and (Primary) apply the spec to the catalog; report the settings that
+// wait for a restart (no automatic restart).
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ParsedSpec } from '../spec/parse';
 import { acts } from './activity-proxies';
@@ -9,10 +10,15 @@ export interface ReconfigureInput {
   spec: ParsedSpec;
 }
 
-export async function computeReconfigure(input: ReconfigureInput): Promise<void> {
+export interface ReconfigureResult {
+  pendingRestart: string[];
+}
+
+export async function computeReconfigure(input: ReconfigureInput): Promise<ReconfigureResult> {
   try {
     await acts.reloadConfig(input.spec);
-    await acts.applyCatalog(input.spec);
+    const catalog = await acts.applyCatalog(input.spec, { firstStart: false });
+    return { pendingRestart: catalog.pendingRestart ?? [] };
   } catch (err) {
     throw ApplicationFailure.create({ message: errorChain(err), type: 'ReconfigureFailed', nonRetryable: true });
   }

@@ -10,7 +10,7 @@ export interface StartupSteps {
   fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<{ bytes: number; connectMicros: number }>;
   finalizePgdata(parsed: ParsedSpec): Promise<void>;
   startPostgres(parsed: ParsedSpec): Promise<{ pid: number }>;
-  applyCatalog(parsed: ParsedSpec): Promise<{ statements: number }>;
+  applyCatalog(parsed: ParsedSpec): Promise<{ statements: number; pendingRestart: string[] }>;
   stopPostgres(mode: TerminateMode): Promise<unknown>;
 }
 
@@ -22,6 +22,7 @@ export interface StepTiming {
 export interface StartupResult {
   lsn: string;
   pid: number;
+  pendingRestart: string[];
   steps: StepTiming[];
   metrics: Partial<StartupMetrics>;
 }
@@ -58,8 +59,9 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
   await step('finalize_pgdata', 'failed to prepare the data directory', () => steps.finalizePgdata(parsed));
   const { pid } = await step('start_postgres', 'failed to start Postgres', () => steps.startPostgres(parsed));
+  let catalog: { pendingRestart: string[] };
   try {
-    await step('apply_config', 'failed to apply the spec to the catalog', () => steps.applyCatalog(parsed));
+    catalog = await step('apply_config', 'failed to apply the spec to the catalog', () => steps.applyCatalog(parsed));
   } catch (err) {
     // §4.1 step 7: a failed start does not leave Postgres running.
     await steps.stopPostgres('immediate').catch(() => undefined);
@@ -68,6 +70,7 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   return {
     lsn,
     pid,
+    pendingRestart: catalog.pendingRestart ?? [],
     steps: timings,
     metrics: {
       sync_safekeepers_ms: ms('sync_safekeepers'),

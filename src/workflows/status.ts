@@ -114,6 +114,8 @@ export interface StatusView {
   mode: 'primary' | 'static' | 'replica' | null;
   startup_metrics: StartupMetrics;
   terminate_lsn: string | null;
+  /** Settings changed by the last (re)configuration that take effect only after a restart. */
+  pending_restart: string[];
 }
 
 export interface TerminateResult {

@@ -116,7 +116,12 @@ export async function startCompute(stack: Stack, opts: { configPath?: string; co
 }
 
 /** A ConfigurationRequest for a compute on `pgPort`, copied from the stack's upstream. */
-export function configurationRequest(stack: Stack, pgPort: number, cluster: Partial<{ roles: unknown[]; databases: unknown[] }> = {}, extra: Record<string, unknown> = {}) {
+export function configurationRequest(
+  stack: Stack,
+  pgPort: number,
+  cluster: Partial<{ roles: unknown[]; databases: unknown[]; settings: unknown[] }> = {},
+  extra: Record<string, unknown> = {},
+) {
   return {
     compute_ctl_config: { jwks: { keys: [] } },
     spec: {
@@ -127,7 +132,7 @@ export function configurationRequest(stack: Stack, pgPort: number, cluster: Part
         roles: cluster.roles ?? [],
         databases: cluster.databases ?? [],
         postgresql_conf: `listen_addresses='127.0.0.1'\nport=${pgPort}\nunix_socket_directories=''\nfsync=off\nshared_buffers=16MB\n`,
-        settings: [],
+        settings: cluster.settings ?? [],
       },
       ...extra,
     },

@@ -1,5 +1,5 @@
 // SQL quoting (reference §5.4, §2.3).
-import type { GenericOption } from '../spec/schema';
+import type { GenericOption } from '../../spec/schema';
 
 /** Identifier: always double-quoted, embedded `"` doubled. */
 export function quoteIdent(name: string): string {
@@ -32,4 +32,14 @@ export function samePassword(catalog: string | null, spec: string | null | undef
   if (spec === null || spec === undefined) return catalog === null;
   if (catalog === null) return false;
   return catalog === spec || (!spec.startsWith('SCRAM-SHA-256') && catalog === `md5${spec}`);
+}
+
+/**
+ * A name as a dollar-quoted literal inside a DO block (§5.4): tag `x`, grown while the name
+ * contains it. Returns the literal and the tag the enclosing DO block must use (`tag` + "x").
+ */
+export function dollarQuote(name: string): { literal: string; outerTag: string } {
+  let tag = 'x';
+  while (name.includes(tag)) tag += 'x';
+  return { literal: `$${tag}$${name}$${tag}$`, outerTag: `${tag}x` };
 }

@@ -1,0 +1,264 @@
+// Catalog reconciliation (§5) and live reconfiguration against real PostgreSQL, with hostile names.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Client } from 'pg';
+import { configurationRequest, json, postJson, useCompute, type Stack } from '../support/stack';
+import { scramVerifier } from '../support/scram';
+
+const HOSTILE = [
+  'with space',
+  'tab\there',
+  `both "double" and 'single'`,
+  'dollar$$sign',
+  'tag$x$inside',
+  '🐘 elephant',
+  'percent%s%d',
+  'semi"; DROP ROLE cloud_admin; --',
+  "quote'); DROP DATABASE postgres; --",
+  'a'.repeat(63),
+  `${'é'.repeat(31)}z`, // 63 bytes, 32 characters
+];
+const PASSWORD = 'hostile-pw';
+const verifier = scramVerifier(PASSWORD);
+
+/** A renamed name that still fits in 63 bytes. */
+function renamed(name: string): string {
+  const suffix = '_2';
+  let base = name;
+  while (Buffer.byteLength(base + suffix) > 63) base = [...base].slice(0, -1).join('');
+  return base + suffix;
+}
+
+const SETTINGS = [
+  { name: 'shared_preload_libraries', value: 'pg_stat_statements', vartype: 'string' },
+  { name: 'pg_stat_statements.track', value: 'all', vartype: 'enum' },
+  { name: 'pg_stat_statements.track_utility', value: 'on', vartype: 'bool' },
+  { name: 'work_mem', value: '4MB', vartype: 'string' },
+];
+
+async function withClient<T>(connstr: string | object, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client(connstr as never);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('catalog reconciliation and reconfiguration', () => {
+  const t = useCompute({ name: 'catalog', children: ['startup-1', 'reconfigure-1'] });
+  let roles: { name: string; encrypted_password: string | null; options: null }[] = [];
+  let databases: { name: string; owner: string; options: null }[] = [];
+  const request = (extra: Record<string, unknown> = {}, settings = SETTINGS) =>
+    configurationRequest(t.stack, t.compute.pgPort, { roles, databases, settings }, extra);
+  const configure = async (body: unknown) => {
+    const res = await t.compute.api('/configure', postJson(body));
+    return { status: res.status, body: await json(res) };
+  };
+  const admin = () => t.compute.connstr;
+
+  test('hostile role and database names are created and connectable', async () => {
+    roles = [
+      { name: 'app_owner', encrypted_password: verifier, options: null },
+      ...HOSTILE.map((name) => ({ name, encrypted_password: verifier, options: null })),
+    ];
+    databases = [{ name: 'app', owner: 'app_owner', options: null }, ...HOSTILE.map((name) => ({ name, owner: name, options: null }))];
+    const { status, body } = await configure(request());
+    assert.equal(status, 200, JSON.stringify(body));
+    for (const name of HOSTILE) {
+      await withClient({ host: '127.0.0.1', port: t.compute.pgPort, user: name, password: PASSWORD, database: name }, async (c) => {
+        const { rows } = await c.query('SELECT current_user AS u, current_database() AS d');
+        assert.deepEqual(rows[0], { u: name, d: name });
+      });
+    }
+  });
+
+  test('/dbs_and_roles lists them, with owners and without password hashes', async () => {
+    const res = await t.compute.api('/dbs_and_roles');
+    assert.equal(res.status, 200);
+    const text = await res.clone().text();
+    assert.doesNotMatch(text, /SCRAM-SHA-256/);
+    const body = await json(res);
+    const roleNames = body.roles.map((r: { name: string }) => r.name);
+    for (const name of [...HOSTILE, 'app_owner', 'neon_superuser', 'cloud_admin']) assert.ok(roleNames.includes(name), `role ${name} listed`);
+    for (const name of HOSTILE) {
+      assert.deepEqual(body.databases.find((d: { name: string }) => d.name === name), { name, owner: name, options: null, restrict_conn: false, invalid: false });
+    }
+  });
+
+  test('the privileged role has its attributes; the background migrations ran', async () => {
+    await withClient(admin(), async (c) => {
+      const attrs = await c.query("SELECT rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = 'neon_superuser'");
+      assert.deepEqual(attrs.rows[0], { rolcreatedb: true, rolcreaterole: true, rolcanlogin: false, rolreplication: true, rolbypassrls: true });
+      const id = await until('migrations', async () => {
+        const r = await c.query('SELECT id FROM neon_migration.migration_id WHERE key = 0');
+        return Number(r.rows[0]?.id) === 12 ? 12 : undefined;
+      });
+      assert.equal(id, 12);
+      const members = await c.query(
+        `SELECT r.rolname, m.admin_option FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+          WHERE m.member = 'neon_superuser'::regrole ORDER BY 1`,
+      );
+      assert.deepEqual(members.rows, [
+        { rolname: 'pg_monitor', admin_option: true },
+        { rolname: 'pg_read_all_data', admin_option: false },
+        { rolname: 'pg_signal_backend', admin_option: true },
+        { rolname: 'pg_write_all_data', admin_option: false },
+      ]);
+    });
+  });
+
+  test('re-applying an unchanged spec issues no DDL (pg_stat_statements, nested statements included)', async () => {
+    await withClient(admin(), (c) => c.query('SELECT pg_stat_statements_reset()'));
+    const { status } = await configure(request());
+    assert.equal(status, 200);
+    const ddl = await withClient(admin(), async (c) => {
+      const { rows } = await c.query(
+        `SELECT query FROM pg_stat_statements
+          WHERE query ~* '^\\s*(CREATE|ALTER|DROP|GRANT|REVOKE|REASSIGN|DO|COMMENT|SECURITY)\\M'`,
+      );
+      return rows.map((r) => r.query);
+    });
+    assert.deepEqual(ddl, []);
+    // …and the check itself sees DDL when there is some:
+    await withClient(admin(), (c) => c.query('SELECT pg_stat_statements_reset()'));
+    roles = [...roles, { name: 'one_more', encrypted_password: null, options: null }];
+    assert.equal((await configure(request())).status, 200);
+    const seen = await withClient(admin(), async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_statements WHERE query ~* '^\\s*CREATE ROLE'")).rows[0].n);
+    assert.ok(seen >= 1);
+  });
+
+  test('a role holding grants given by another role is deleted cleanly', async () => {
+    await withClient(admin(), async (c) => {
+      await c.query('CREATE ROLE middleman; CREATE ROLE holder');
+    });
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app') }, async (c) => {
+      await c.query(`CREATE TABLE public.secrets (id int);
+        GRANT SELECT ON public.secrets TO middleman WITH GRANT OPTION;
+        SET ROLE middleman; GRANT SELECT ON public.secrets TO holder; RESET ROLE;
+        CREATE TABLE public.owned_by_holder (id int); ALTER TABLE public.owned_by_holder OWNER TO holder`);
+    });
+    const { status, body } = await configure(request({ delta_operations: [{ action: 'delete_role', name: 'holder' }] }));
+    assert.equal(status, 200, JSON.stringify(body));
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app') }, async (c) => {
+      assert.equal((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'holder'")).rowCount, 0);
+      assert.equal((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'middleman'")).rowCount, 1);
+      const owner = await c.query("SELECT tableowner FROM pg_tables WHERE tablename = 'owned_by_holder'");
+      assert.deepEqual(owner.rows, [{ tableowner: 'app_owner' }]); // reassigned to the database owner
+    });
+  });
+
+  test('a database whose settings would trap compute-ctl still reconfigures', async () => {
+    await withClient(admin(), (c) => c.query('CREATE ROLE trapper'));
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app') }, (c) =>
+      c.query('ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM neon_superuser'),
+    );
+    await withClient(admin(), (c) =>
+      c.query(`ALTER DATABASE app SET role = 'trapper';
+        ALTER DATABASE app SET default_transaction_read_only = on;
+        ALTER DATABASE app SET search_path = 'nowhere';
+        ALTER DATABASE app SET statement_timeout = '1ms'`),
+    );
+    const { status, body } = await configure(request());
+    assert.equal(status, 200, JSON.stringify(body));
+    // The per-database phase ran in `app` and restored the default privileges it needed to.
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app'), options: '-c role=cloud_admin -c statement_timeout=0' }, async (c) => {
+      const { rows } = await c.query(
+        `SELECT count(*)::int AS n FROM pg_default_acl d, aclexplode(d.defaclacl) a
+          WHERE d.defaclobjtype = 'r' AND a.grantee = 'neon_superuser'::regrole AND a.is_grantable`,
+      );
+      assert.equal(rows[0].n, 7);
+    });
+  });
+
+  test('renames (rename_role, rename_db) of hostile names', async () => {
+    const ops = HOSTILE.flatMap((name) => [
+      { action: 'rename_role', name, new_name: renamed(name) },
+      { action: 'rename_db', name, new_name: renamed(name) },
+    ]);
+    roles = roles.map((r) => (HOSTILE.includes(r.name) ? { ...r, name: renamed(r.name) } : r));
+    databases = databases.map((d) => (HOSTILE.includes(d.name) ? { ...d, name: renamed(d.name), owner: renamed(d.owner) } : d));
+    const { status, body } = await configure(request({ delta_operations: ops }));
+    assert.equal(status, 200, JSON.stringify(body));
+    const listed = await json(await t.compute.api('/dbs_and_roles'));
+    for (const name of HOSTILE) {
+      assert.ok(!listed.roles.some((r: { name: string }) => r.name === name), `old role ${name} gone`);
+      assert.ok(listed.databases.some((d: { name: string; owner: string }) => d.name === renamed(name) && d.owner === renamed(name)), `db ${renamed(name)}`);
+      await withClient({ host: '127.0.0.1', port: t.compute.pgPort, user: renamed(name), password: PASSWORD, database: renamed(name) }, (c) => c.query('SELECT 1'));
+    }
+  });
+
+  test('deletes (delete_db, delete_role) of hostile names', async () => {
+    const names = HOSTILE.map(renamed);
+    const ops = names.flatMap((name) => [{ action: 'delete_db', name }, { action: 'delete_role', name }]);
+    roles = roles.filter((r) => !names.includes(r.name));
+    databases = databases.filter((d) => !names.includes(d.name));
+    const { status, body } = await configure(request({ delta_operations: ops }));
+    assert.equal(status, 200, JSON.stringify(body));
+    const listed = await json(await t.compute.api('/dbs_and_roles'));
+    for (const name of names) {
+      assert.ok(!listed.roles.some((r: { name: string }) => r.name === name), `role ${name} deleted`);
+      assert.ok(!listed.databases.some((d: { name: string }) => d.name === name), `db ${name} deleted`);
+    }
+    // The same delta operations again are a no-op, not an error.
+    assert.equal((await configure(request({ delta_operations: ops }))).status, 200);
+  });
+
+  test('settings: reloadable ones apply, restart-only ones are listed in pending_restart', async () => {
+    const settings = [...SETTINGS.filter((s) => s.name !== 'work_mem'), { name: 'work_mem', value: '8MB', vartype: 'string' }, { name: 'max_wal_senders', value: '7', vartype: 'integer' }];
+    const { status, body } = await configure(request({}, settings));
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body.pending_restart, ['max_wal_senders']);
+    assert.deepEqual((await json(await t.compute.api('/status'))).pending_restart, ['max_wal_senders']);
+    await withClient(admin(), async (c) => assert.equal((await c.query('SHOW work_mem')).rows[0].work_mem, '8MB'));
+  });
+
+  test('a failed reconfiguration: status failed with the error, Postgres keeps running', async () => {
+    const bad = configurationRequest(t.stack, t.compute.pgPort, { roles, databases: [...databases, { name: 'orphan', owner: 'nobody', options: null }], settings: SETTINGS });
+    const { status, body } = await configure(bad);
+    assert.equal(status, 500);
+    assert.match(body.error, /^compute configuration failed: .*role \\"nobody\\" does not exist/);
+    const s = await json(await t.compute.api('/status'));
+    assert.equal(s.status, 'failed');
+    assert.match(s.error, /role "nobody" does not exist \(while running: CREATE DATABASE "orphan" OWNER "nobody"\)/);
+    await withClient(admin(), async (c) => assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1));
+  });
+});
+
+describe('a migration that fails', () => {
+  const t = useCompute();
+
+  test('is counted in compute_ctl_db_migration_failed_total and does not fail the start', async () => {
+    // The compute is a copy of the upstream: prepare the upstream so migration 4 cannot record itself.
+    await withClient((t.stack as Stack).upstream.connstring, (c) =>
+      c.query(`CREATE SCHEMA neon_migration;
+        CREATE TABLE neon_migration.migration_id (key int4 NOT NULL PRIMARY KEY, id int8 NOT NULL DEFAULT 0);
+        INSERT INTO neon_migration.migration_id VALUES (0, 0);
+        CREATE FUNCTION neon_migration.refuse() RETURNS trigger LANGUAGE plpgsql AS
+          $f$ BEGIN IF NEW.id = 4 THEN RAISE EXCEPTION 'migration 4 refused by test'; END IF; RETURN NEW; END $f$;
+        CREATE TRIGGER refuse BEFORE UPDATE ON neon_migration.migration_id FOR EACH ROW EXECUTE FUNCTION neon_migration.refuse()`),
+    );
+    const res = await t.compute.api('/configure', postJson(configurationRequest(t.stack, t.compute.pgPort)));
+    assert.equal(res.status, 200);
+    const metrics = await until('the failure metric', async () => {
+      const text = await (await t.compute.api('/metrics')).text();
+      return /compute_ctl_db_migration_failed_total\{migration_id="4"\} 1/.test(text) ? text : undefined;
+    });
+    assert.match(metrics, /compute_ctl_db_migration_failed_total\{migration_id="4"\} 1/);
+    await withClient(t.compute.connstr, async (c) => {
+      assert.equal(Number((await c.query('SELECT id FROM neon_migration.migration_id')).rows[0].id), 3);
+    });
+    assert.equal((await json(await t.compute.api('/status'))).status, 'running');
+  });
+});
