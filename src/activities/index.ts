@@ -10,7 +10,7 @@ import { storageFor, type BasebackupResult, type StorageContext } from '../stora
 import type { Counter } from 'prom-client';
 import type { TerminateMode } from '../workflows/status';
 import { adminUser } from './admin-connection';
-import { applySpecSql } from './catalog/apply';
+import { applySpecSql, type ApplyResult } from './catalog/apply';
 import { runMigrations, type MigrationReport } from './catalog/migrations';
 import { firstStartConcurrency } from './catalog/plan';
 import { chown, writeOwnedFile, type RunAs } from './os';
@@ -59,6 +59,8 @@ async function readOvercommit(): Promise<string | null> {
 
 export interface CatalogResult {
   statements: number;
+  /** Milliseconds per phase of §5.5 (empty when the catalog was not touched). */
+  phases: { name: string; ms: number }[];
   /** Settings whose new value needs a restart (pg_settings.pending_restart). */
   pendingRestart: string[];
 }
@@ -140,11 +142,11 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
      */
     async applyCatalog(parsed: ParsedSpec, opts: { firstStart?: boolean } = {}): Promise<CatalogResult> {
       const firstStart = opts.firstStart ?? true;
-      let statements = 0;
+      let applied: ApplyResult = { statements: 0, phases: [] };
       if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
         await writeOverride(s.pgdata, s.runAs);
         await reloadAndWait(s.connstr);
-        statements = await applySpecSql(parsed, {
+        applied = await applySpecSql(parsed, {
           connstr: s.connstr,
           priv: s.privilegedRoleName,
           adminUser: adminUser(s.connstr),
@@ -154,7 +156,7 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
         await truncateOverride(s.pgdata, s.runAs);
         if (firstStart) await enableSubscribers(s.pgdata, s.runAs);
       }
-      return { statements, pendingRestart: await reloadAndWait(s.connstr) };
+      return { ...applied, pendingRestart: await reloadAndWait(s.connstr) };
     },
 
     /** §5.8, in the background after the first start of a Primary; failures are counted, never fatal. */

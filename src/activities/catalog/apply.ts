@@ -11,36 +11,55 @@ export interface ApplyOptions extends PlanOptions {
   concurrency: number;
 }
 
-/** Applies the spec's roles, databases and per-database settings; returns the statements run. */
-export async function applySpecSql(parsed: ParsedSpec, opts: ApplyOptions): Promise<number> {
+export interface ApplyResult {
+  statements: number;
+  /** Milliseconds per phase, for the activity's result and the benchmark. */
+  phases: { name: string; ms: number }[];
+}
+
+/** Applies the spec's roles, databases and per-database settings. */
+export async function applySpecSql(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResult> {
   const { connstr, concurrency } = opts;
   return withAdminClient(connstr, 'apply_config', async (client) => {
+    const t0 = Date.now();
     const snap = await readClusterSnapshot(client, parsed.timelineId ?? '');
     const plan = planSystem(parsed, snap, opts);
+    // Tasks run concurrently: `count += await …` would read count before the await and lose updates.
     let count = 0;
+    const add = (n: number) => (count += n);
+    const phases: ApplyResult['phases'] = [];
+    const timed = async (name: string, fn: () => Promise<unknown>) => {
+      const t0 = Date.now();
+      await fn();
+      phases.push({ name, ms: Date.now() - t0 });
+    };
+
+    phases.push({ name: 'Snapshot', ms: Date.now() - t0 });
 
     // 0. A database with an active subscription cannot be dropped.
-    await forEachLimit(plan.preDrop, concurrency, async (db) => {
+    await timed('PreDropSubscriptions', () => forEachLimit(plan.preDrop, concurrency, async (db) => {
       try {
         await withAdminClient(connstr, 'apply_config', async (c) => {
-          if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) count += await runGroup(c, [DROP_SUBSCRIPTIONS_SQL]);
+          if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) add(await runGroup(c, [DROP_SUBSCRIPTIONS_SQL]));
         }, db);
       } catch (err) {
         if (!/does not exist/.test((err as Error).message)) throw err;
       }
-    });
+    }));
 
-    for (const phase of plan.before) count += await runPhase(client, phase, connstr, concurrency);
+    for (const phase of plan.before) await timed(phase.name, async () => add(await runPhase(client, phase, connstr, concurrency)));
 
     // 9. Per-database phases, each in its own database.
-    await forEachLimit(plan.databases, concurrency, (target) =>
-      withAdminClient(connstr, 'apply_config', async (c) => {
-        const statements = planDatabase(target, await readDatabaseSnapshot(c, opts.priv), plan, opts, snap.serverVersionNum);
-        count += await runGroup(c, statements);
-      }, target.name),
+    await timed('PerDatabase', () =>
+      forEachLimit(plan.databases, concurrency, (target) =>
+        withAdminClient(connstr, 'apply_config', async (c) => {
+          const statements = planDatabase(target, await readDatabaseSnapshot(c, opts.priv), plan, opts, snap.serverVersionNum);
+          add(await runGroup(c, statements));
+        }, target.name),
+      ),
     );
 
-    for (const phase of plan.after) count += await runPhase(client, phase, connstr, concurrency);
-    return count;
+    for (const phase of plan.after) await timed(phase.name, async () => add(await runPhase(client, phase, connstr, concurrency)));
+    return { statements: count, phases: phases.filter((p) => p.ms > 0 || p.name === 'Snapshot') };
   });
 }

@@ -69,7 +69,10 @@ export async function runPhase(client: Client, phase: Phase, connstr: string, co
   if (phase.groups.length === 0) return 0;
   let count = 0;
   if (!phase.parallel || concurrency <= 1 || phase.groups.length === 1) {
-    for (const group of phase.groups) count += await runGroup(client, group);
+    for (const group of phase.groups) {
+      const n = await runGroup(client, group);
+      count += n;
+    }
     return count;
   }
   const queue = [...phase.groups];
@@ -78,7 +81,8 @@ export async function runPhase(client: Client, phase: Phase, connstr: string, co
     withAdminClient(connstr, 'apply_config', async (c) => {
       while (failed === null && queue.length > 0) {
         try {
-          count += await runGroup(c, queue.shift()!);
+          const n = await runGroup(c, queue.shift()!); // not `count += await`: that loses updates
+          count += n;
         } catch (err) {
           failed ??= err;
         }
