@@ -67,6 +67,8 @@ describe('catalog reconciliation and reconfiguration', () => {
     return { status: res.status, body: await json(res) };
   };
   const admin = () => t.compute.connstr;
+  /** Superuser connection config for a database of the compute (any name). */
+  const adminAt = (database: string) => ({ host: '127.0.0.1', port: t.compute.pgPort, user: 'cloud_admin', database });
 
   test('hostile role and database names are created and connectable', async () => {
     roles = [
@@ -199,8 +201,12 @@ describe('catalog reconciliation and reconfiguration', () => {
     }
   });
 
-  test('deletes (delete_db, delete_role) of hostile names', async () => {
+  test('deletes (delete_db, delete_role) of hostile names, subscriptions dropped first', async () => {
     const names = HOSTILE.map(renamed);
+    // A database holding a subscription cannot be dropped until the subscription is gone.
+    await withClient({ ...adminAt(names[0]) }, (c) =>
+      c.query("CREATE SUBSCRIPTION held CONNECTION 'host=127.0.0.1 port=1 dbname=none' PUBLICATION p WITH (connect = false)"),
+    );
     const ops = names.flatMap((name) => [{ action: 'delete_db', name }, { action: 'delete_role', name }]);
     roles = roles.filter((r) => !names.includes(r.name));
     databases = databases.filter((d) => !names.includes(d.name));
@@ -213,6 +219,21 @@ describe('catalog reconciliation and reconfiguration', () => {
     }
     // The same delta operations again are a no-op, not an error.
     assert.equal((await configure(request({ delta_operations: ops }))).status, 200);
+  });
+
+  test('an invalid database (interrupted DROP DATABASE) is dropped', async () => {
+    await withClient(admin(), async (c) => {
+      await c.query('CREATE DATABASE half_dropped');
+      await c.query("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'");
+    });
+    assert.equal((await configure(request())).status, 200);
+    await withClient(admin(), async (c) => assert.equal((await c.query("SELECT 1 FROM pg_database WHERE datname = 'half_dropped'")).rowCount, 0));
+  });
+
+  test('skip_pg_catalog_updates leaves the catalog alone', async () => {
+    const skipped = configurationRequest(t.stack, t.compute.pgPort, { roles: [...roles, { name: 'not_created', encrypted_password: null, options: null }], databases, settings: SETTINGS }, { skip_pg_catalog_updates: true });
+    assert.equal((await configure(skipped)).status, 200);
+    await withClient(admin(), async (c) => assert.equal((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'not_created'")).rowCount, 0));
   });
 
   test('settings: reloadable ones apply, restart-only ones are listed in pending_restart', async () => {
