@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
-import { configurationRequest, json, postJson, useCompute, type Stack } from '../support/stack';
+import { configurationRequest, json, postJson, until, useCompute, type Stack } from '../support/stack';
 import { scramVerifier } from '../support/scram';
 
 const HOSTILE = [
@@ -46,15 +46,6 @@ async function withClient<T>(connstr: string | object, fn: (c: Client) => Promis
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('catalog reconciliation and reconfiguration', () => {
   const t = useCompute({ name: 'catalog', children: ['startup-1', 'reconfigure-1'] });

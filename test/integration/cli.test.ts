@@ -10,20 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { livePostmasterPid, stopPostmaster } from '../../src/activities/postmaster';
 import { freePort } from '../../src/dev/ports';
-import { configurationRequest, json, startStack, type Stack } from '../support/stack';
+import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/compute-ctl.js');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('compute-ctl worker (the package bin)', () => {
   let stack: Stack;

@@ -169,3 +169,14 @@ export function useCompute(record?: { name: string; children: string[] }): { sta
   });
   return ctx;
 }
+
+/** Polls `fn` until it returns something other than undefined (errors count as not yet). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
