@@ -1,6 +1,6 @@
 // The postmaster as a child process of the worker (reference §4.7): spawned directly as
-// `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready`, watched until it
-// exits, stopped with a signal. A postmaster found on PGDATA that we did not spawn (left by a dead
+// `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready` watched until it
+// (or `standby` for a hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we did not spawn (left by a dead
 // worker) is found through postmaster.pid, so it is never doubled.
 import { spawn } from 'node:child_process';
 import { promises as fs, watch, type FSWatcher } from 'node:fs';
@@ -126,7 +126,9 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
         await new Promise((r) => setTimeout(r, 120)); // let the log forwarder flush the last lines
         throw new Error(withTail(`Postgres exited unexpectedly with code ${code}`, pgdata));
       }
-      if ((await lastPidFileLine(pgdata)) === 'ready') return;
+      // `ready` for a primary, `standby` for a hot standby accepting read-only connections.
+      const state = await lastPidFileLine(pgdata);
+      if (state === 'ready' || state === 'standby') return;
       if (Date.now() > deadline) throw new Error(withTail('timed out while waiting for Postgres to start', pgdata));
       onTick();
       await new Promise<void>((resolve) => {
