@@ -1,7 +1,7 @@
 // The postmaster as a child process of the worker (reference §4.7): spawned directly as
-// `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready` watched until it
-// (or `standby` for a hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we did not spawn (left by a dead
-// worker) is found through postmaster.pid, so it is never doubled.
+// `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready` (or `standby` for a
+// hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we
+// did not spawn (left by a dead worker) is found through postmaster.pid, so it is never doubled.
 import { spawn } from 'node:child_process';
 import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
