@@ -55,5 +55,7 @@ for bin in postgres initdb pg_basebackup pg_controldata; do
   Install the server packages (Debian/Ubuntu: apt-get install postgresql), or set PG_BIN to their directory"
 done
 
-# 4. Build the TypeScript (incremental).
+# 4. Build the TypeScript into a fresh dist/ (a stale output of a deleted module would shadow its
+#    replacement).
+rm -rf dist
 npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"

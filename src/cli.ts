@@ -10,6 +10,14 @@ import { runComputeWorker, stopPostgresOnSignal } from './worker';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
 
+/** Neon's testing override of the basebackup retries (reference §1). */
+function retriesFromEnv(): number | undefined {
+  const v = process.env.NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES must be a whole number, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number');
@@ -77,6 +85,7 @@ export function buildProgram(): Command {
       privilegedRoleName: opts.privilegedRoleName,
       buildTag: opts.buildTag,
       logLevel: opts.logLevel,
+      basebackupRetries: retriesFromEnv(),
     });
     console.error(`compute-ctl: compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
     // §9: an OS signal stops Postgres (fast shutdown) and exits 1 at once.

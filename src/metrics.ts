@@ -1,15 +1,22 @@
 // Prometheus metrics of the in-pod process (reference §7.1).
 import { Counter, Gauge, Registry } from 'prom-client';
-import { displayStatus, type ComputeStatus } from './workflows/status';
+import { displayStatus, type StatusView } from './workflows/status';
 
 export interface ComputeMetrics {
   registry: Registry;
   migrationFailures: Counter<'migration_id'>;
 }
 
-export function createMetrics(buildTag: string, readStatus: () => Promise<ComputeStatus | null>): ComputeMetrics {
+export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>): ComputeMetrics {
   const registry = new Registry();
-  let last: ComputeStatus | null = null;
+  // One read per scrape, shared by the gauges below; on a failed read the last known one stays.
+  let last: StatusView | null = null;
+  let pending: Promise<void> | null = null;
+  const refresh = () =>
+    (pending ??= readStatus()
+      .then((s) => void (last = s))
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (pending = null))));
   // Exactly one sample, 1, for the current status, read from the lifecycle workflow at scrape time.
   new Gauge({
     name: 'compute_ctl_up',
@@ -17,10 +24,31 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Comput
     labelNames: ['build_tag', 'status'] as const,
     registers: [registry],
     async collect() {
-      // On a failed read the last known status stays, so the metric never goes blank.
-      last = (await readStatus().catch(() => null)) ?? last;
+      await refresh();
       this.reset();
-      if (last) this.set({ build_tag: buildTag, status: displayStatus(last) }, 1);
+      if (last) this.set({ build_tag: buildTag, status: displayStatus(last.status) }, 1);
+    },
+  });
+  new Gauge({
+    name: 'compute_ctl_lsn_lease_state',
+    help: "Static computes: 1 for the LSN lease's current state (acquiring, held, retrying, refused)",
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      await refresh();
+      this.reset();
+      if (last?.lsn_lease) this.set({ state: last.lsn_lease.status }, 1);
+    },
+  });
+  new Gauge({
+    name: 'compute_ctl_lsn_lease_valid_until_seconds',
+    help: 'Static computes: when the LSN lease expires (Unix time)',
+    registers: [registry],
+    async collect() {
+      await refresh();
+      this.reset();
+      const until = last?.lsn_lease?.valid_until;
+      if (until) this.set(Date.parse(until) / 1000);
     },
   });
   const migrationFailures = new Counter({

@@ -34,6 +34,10 @@ export interface WorkerOptions {
   buildTag: string;
   logLevel: string;
   client?: Partial<ComputeClientOptions>;
+  /** Retries of the basebackup step instead of §4.5's 10 (NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES). */
+  basebackupRetries?: number;
+  /** Lease rounds per lease workflow run before continue-as-new (tests lower it). */
+  leaseRoundsPerRun?: number;
   /** A pre-built workflow bundle (tests bundle once per suite). */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -99,7 +103,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const client = new Client({ connection, namespace: o.temporalNamespace });
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
 
-  const metrics = createMetrics(o.buildTag, async () => (await computes.status(o.computeId)).status);
+  const metrics = createMetrics(o.buildTag, () => computes.status(o.computeId));
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: o.temporalNamespace,
@@ -138,7 +142,12 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   };
 
   try {
-    await computes.ensureStarted(o.computeId, { spec: config?.spec ?? null, processStartTime });
+    await computes.ensureStarted(o.computeId, {
+      spec: config?.spec ?? null,
+      processStartTime,
+      basebackupRetries: o.basebackupRetries,
+      leaseRoundsPerRun: o.leaseRoundsPerRun,
+    });
     await external.listen({ host: o.httpHost, port: o.externalHttpPort });
     await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
   } catch (err) {

@@ -6,7 +6,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ParsedSpec } from '../spec/parse';
 import { ensureMd5Line, renderPgHba, renderPostgresqlConf } from '../spec/pgconf';
-import { storageFor, type BasebackupResult, type StorageContext } from '../storage';
+import { storageFor, type BasebackupResult, type StartLsn, type StorageContext } from '../storage';
+import { acquireLeases, type LeaseOutcome } from '../storage/neon';
 import type { Counter } from 'prom-client';
 import type { TerminateMode } from '../workflows/status';
 import { adminUser } from './admin-connection';
@@ -66,7 +67,7 @@ export interface CatalogResult {
 }
 
 export function createActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
-  const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
+  const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, postgres: s.postgres, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
 
   async function writePostgresqlConf(parsed: ParsedSpec): Promise<void> {
     const conf = renderPostgresqlConf(parsed, {
@@ -89,10 +90,16 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
     },
 
     /** §4.4: Primary asks the storage; Static uses its LSN; Replica starts from the latest (0/0). */
-    async determineStartLsn(parsed: ParsedSpec): Promise<string> {
-      if (parsed.mode.type === 'static') return parsed.mode.lsn;
-      if (parsed.mode.type === 'replica') return '0/0';
+    async determineStartLsn(parsed: ParsedSpec): Promise<StartLsn> {
+      if (parsed.mode.type === 'static') return { lsn: parsed.mode.lsn, checkMs: 0, syncMs: 0 };
+      if (parsed.mode.type === 'replica') return { lsn: '0/0', checkMs: 0, syncMs: 0 };
       return storageFor(parsed).primaryStartLsn(parsed, storageCtx());
+    },
+
+    /** §8.2: one round of LSN leases for a Static compute (the lease workflow loops). */
+    async acquireLeases(parsed: ParsedSpec): Promise<LeaseOutcome> {
+      if (parsed.mode.type !== 'static') throw ApplicationFailure.nonRetryable('only Static computes hold LSN leases', 'NotStatic');
+      return acquireLeases(parsed, parsed.mode.lsn);
     },
 
     /** §4.5 */

@@ -66,12 +66,23 @@ export class ComputeClient {
   }
 
   /** Starts the compute's lifecycle workflow, or attaches to the running one. */
-  async ensureStarted(computeId: string, opts: { spec?: ParsedSpec | null; processStartTime?: string } = {}): Promise<void> {
+  async ensureStarted(
+    computeId: string,
+    opts: { spec?: ParsedSpec | null; processStartTime?: string; basebackupRetries?: number; leaseRoundsPerRun?: number } = {},
+  ): Promise<void> {
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
         workflowId: lifecycleWorkflowId(computeId),
         taskQueue: taskQueueFor(computeId),
-        args: [{ computeId, spec: opts.spec ?? null, processStartTime: opts.processStartTime }],
+        args: [
+          {
+            computeId,
+            spec: opts.spec ?? null,
+            processStartTime: opts.processStartTime,
+            basebackupRetries: opts.basebackupRetries,
+            leaseRoundsPerRun: opts.leaseRoundsPerRun,
+          },
+        ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `compute ${computeId}`,
       }),

@@ -3,7 +3,7 @@ import { neonStorage } from './neon';
 import { postgresStorage } from './postgres';
 import type { StorageBackend } from './types';
 
-export type { StorageBackend, StorageContext, BasebackupResult } from './types';
+export type { StorageBackend, StorageContext, BasebackupResult, StartLsn } from './types';
 
 export function storageFor(parsed: ParsedSpec): StorageBackend {
   return parsed.storage.type === 'postgres' ? postgresStorage : neonStorage;

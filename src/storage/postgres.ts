@@ -44,6 +44,7 @@ async function dirBytes(dir: string): Promise<number> {
 
 export const postgresStorage: StorageBackend = {
   async primaryStartLsn(parsed) {
+    const t0 = Date.now();
     const client = new Client({ connectionString: upstream(parsed), application_name: 'compute_ctl', connectionTimeoutMillis: 10_000 });
     try {
       await client.connect();
@@ -58,7 +59,7 @@ export const postgresStorage: StorageBackend = {
       const { rows } = await client.query<{ lsn: string }>(
         'SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn',
       );
-      return rows[0].lsn;
+      return { lsn: rows[0].lsn, checkMs: 0, syncMs: Date.now() - t0 };
     } finally {
       await client.end();
     }

@@ -20,5 +20,6 @@ export const acts = {
   runMigrations: act('runMigrations'),
   stopPostgres: act('stopPostgres'),
   finalLsn: act('finalLsn'),
+  acquireLeases: act('acquireLeases'),
   watchPostgres: act('watchPostgres'),
 };

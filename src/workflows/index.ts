@@ -3,3 +3,4 @@ export { computeLifecycle } from './lifecycle';
 export { computeStartup } from './startup';
 export { computeReconfigure } from './reconfigure';
 export { computeTermination } from './termination';
+export { lsnLease } from './lease';

@@ -5,7 +5,8 @@ import type { ParsedSpec } from '../spec/parse';
 import type { PostmasterExit } from '../activities/postmaster';
 import { acts } from './activity-proxies';
 import { errorChain } from './errors';
-import { configureUpdate, FAILURE, statusQuery, terminateUpdate } from './messages';
+import { configureUpdate, FAILURE, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
+import { lsnLease } from './lease';
 import { computeReconfigure } from './reconfigure';
 import { computeStartup } from './startup';
 import {
@@ -17,6 +18,7 @@ import {
   TERMINATE_ALLOWED,
   terminationPending,
   type ComputeStatus,
+  type LeaseState,
   type StartupMetrics,
   type StatusView,
   type TerminateMode,
@@ -39,6 +41,7 @@ export interface LifecycleState {
   /** Postgres was started successfully and has not been stopped since. */
   postgresRunning: boolean;
   pendingRestart: string[];
+  lease: LeaseState | null;
 }
 
 export interface LifecycleInput {
@@ -47,6 +50,10 @@ export interface LifecycleInput {
   spec?: ParsedSpec | null;
   /** When the in-pod process started (ISO 8601). */
   processStartTime?: string;
+  /** NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES: retries of the basebackup step (default 10, §4.5). */
+  basebackupRetries?: number;
+  /** Lease rounds per lease workflow run before continue-as-new (tests lower it). */
+  leaseRoundsPerRun?: number;
 }
 
 export interface LifecycleResult {
@@ -76,6 +83,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     reconfigureAttempts: 0,
     postgresRunning: false,
     pendingRestart: [],
+    lease: null,
   };
 
   let pendingSpec: ParsedSpec | null = input.spec ?? null;
@@ -97,6 +105,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     startup_metrics: state.metrics,
     terminate_lsn: state.terminateLsn,
     pending_restart: state.pendingRestart,
+    lsn_lease: state.lease,
   });
 
   const setStatus = (to: ComputeStatus, error?: string): void => {
@@ -108,6 +117,10 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
   };
 
   wf.setHandler(statusQuery, view);
+  wf.setHandler(leaseUpdateSignal, (lease) => {
+    state.lease = lease;
+  });
+  let leaseStarted = false;
 
   wf.setHandler(
     configureUpdate,
@@ -180,7 +193,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     try {
       const result = await wf.executeChild(computeStartup, {
         workflowId: `${workflowId}-startup-${attempt}`,
-        args: [{ spec }],
+        args: [{ spec, basebackupRetries: input.basebackupRetries }],
       });
       state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
       state.postgresRunning = true;
@@ -192,6 +205,11 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
         // §5.8: in the background; a failure is counted by the activity, never fails the compute.
         acts.runMigrations(spec).catch(() => undefined);
       }
+      if (spec.mode.type === 'static' && spec.storage.type === 'neon' && wf.patched('lsn-lease')) {
+        // Ends with the lifecycle workflow (parent close policy: terminate).
+        await wf.startChild(lsnLease, { workflowId: `${workflowId}-lease`, args: [{ spec, parentId: workflowId, roundsPerRun: input.leaseRoundsPerRun }] });
+        leaseStarted = true;
+      }
     } catch (err) {
       setStatus('failed', errorChain(err));
     }
@@ -199,6 +217,10 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   async function reconfigure(spec: ParsedSpec): Promise<void> {
     state.spec = spec;
+    if (leaseStarted) {
+      // The lease workflow wakes at once and leases from the new pageservers (§8.2).
+      await wf.getExternalWorkflowHandle(`${workflowId}-lease`).signal(pageserversChangedSignal, spec).catch(() => undefined);
+    }
     setStatus('configuration');
     const attempt = ++state.reconfigureAttempts;
     try {

@@ -25,6 +25,8 @@ export const POLICIES = {
   runMigrations: { startToCloseTimeout: '10 minutes', retry: once },
   stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 3 } },
   finalLsn: { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } },
+  // One round; the lease workflow does its own backoff (§8.2), visible in its history.
+  acquireLeases: { startToCloseTimeout: '30 seconds', retry: once },
   // Runs for the compute's lifetime; a lost worker is noticed by the heartbeat and the watch resumes
   // on the restarted worker.
   watchPostgres: {

@@ -6,7 +6,7 @@ import type { StartupMetrics, TerminateMode } from './status';
 
 export interface StartupSteps {
   preparePgdata(parsed: ParsedSpec): Promise<void>;
-  determineStartLsn(parsed: ParsedSpec): Promise<string>;
+  determineStartLsn(parsed: ParsedSpec): Promise<{ lsn: string; checkMs: number; syncMs: number } | string>;
   fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<{ bytes: number; connectMicros: number }>;
   finalizePgdata(parsed: ParsedSpec): Promise<void>;
   startPostgres(parsed: ParsedSpec): Promise<{ pid: number }>;
@@ -55,7 +55,9 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
 
   await step('prepare_pgdata', 'failed to prepare the data directory', () => steps.preparePgdata(parsed));
   const lsnContext = parsed.storage.type === 'neon' ? 'failed to sync safekeepers' : 'failed to get the start LSN from the upstream';
-  const lsn = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
+  const start = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
+  // Histories recorded before the step reported its timings carry the bare LSN.
+  const { lsn, checkMs, syncMs } = typeof start === 'string' ? { lsn: start, checkMs: 0, syncMs: ms('sync_safekeepers') } : start;
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
   await step('finalize_pgdata', 'failed to prepare the data directory', () => steps.finalizePgdata(parsed));
   const { pid } = await step('start_postgres', 'failed to start Postgres', () => steps.startPostgres(parsed));
@@ -73,7 +75,8 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
     pendingRestart: catalog.pendingRestart ?? [],
     steps: timings,
     metrics: {
-      sync_safekeepers_ms: ms('sync_safekeepers'),
+      sync_sk_check_ms: checkMs,
+      sync_safekeepers_ms: syncMs,
       basebackup_ms: ms('basebackup'),
       basebackup_bytes: backup.bytes,
       pageserver_connect_micros: backup.connectMicros,

@@ -1,18 +1,32 @@
 // One attempt to start a compute: its own workflow execution, so a failed start is a failed
 // workflow in the Temporal UI, with the reference's error text as its message.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { ComputeActivities } from '../activities';
 import type { ParsedSpec } from '../spec/parse';
 import { acts } from './activity-proxies';
+import { POLICIES } from './policies';
 import { errorChain } from './errors';
 import { runStartupSteps, StepError, type StartupResult } from './startup-steps';
 
 export interface StartupInput {
   spec: ParsedSpec;
+  /** Overrides the basebackup step's retries (testing, like Neon's NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES). */
+  basebackupRetries?: number;
 }
 
 export async function computeStartup(input: StartupInput): Promise<StartupResult> {
   try {
-    return await runStartupSteps(acts, input.spec, () => Date.now());
+    const steps =
+      input.basebackupRetries === undefined
+        ? acts
+        : {
+            ...acts,
+            fetchBasebackup: proxyActivities<ComputeActivities>({
+              ...POLICIES.fetchBasebackup,
+              retry: { ...POLICIES.fetchBasebackup.retry, maximumAttempts: input.basebackupRetries + 1 },
+            }).fetchBasebackup,
+          };
+    return await runStartupSteps(steps, input.spec, () => Date.now());
   } catch (err) {
     if (err instanceof StepError) {
       throw ApplicationFailure.create({

@@ -101,6 +101,16 @@ export function emptyMetrics(): StartupMetrics {
   };
 }
 
+/** State of a Static compute's LSN lease (§8.2). */
+export interface LeaseState {
+  status: 'acquiring' | 'held' | 'retrying' | 'refused';
+  lsn: string;
+  /** Earliest expiry over all pageservers (RFC 3339). */
+  valid_until: string | null;
+  renewals: number;
+  error: string | null;
+}
+
 /** The `/status` body (§6.3) plus our extensions. Contains no secrets. */
 export interface StatusView {
   start_time: string;
@@ -116,6 +126,8 @@ export interface StatusView {
   terminate_lsn: string | null;
   /** Settings changed by the last (re)configuration that take effect only after a restart. */
   pending_restart: string[];
+  /** Static computes: the LSN lease. */
+  lsn_lease: LeaseState | null;
 }
 
 export interface TerminateResult {

@@ -77,7 +77,16 @@ export interface ComputeUnderTest {
 
 let computeCounter = 0;
 
-export async function startCompute(stack: Stack, opts: { configPath?: string; computeId?: string } = {}): Promise<ComputeUnderTest> {
+export interface ComputeOptions {
+  configPath?: string;
+  computeId?: string;
+  /** The postgres binary (default: the real one; Neon tests pass the stand-in). */
+  postgres?: string;
+  basebackupRetries?: number;
+  leaseRoundsPerRun?: number;
+}
+
+export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Promise<ComputeUnderTest> {
   const computeId = opts.computeId ?? `c${process.pid}-${++computeCounter}`;
   const [pgPort, ext, int] = await Promise.all([freePort(), freePort(), freePort()]);
   const pgdata = path.join(stack.tmp, `${computeId}-pgdata`);
@@ -86,8 +95,10 @@ export async function startCompute(stack: Stack, opts: { configPath?: string; co
     computeId,
     pgdata,
     connstr,
-    postgres: stack.postgres,
+    postgres: opts.postgres ?? stack.postgres,
     configPath: opts.configPath,
+    basebackupRetries: opts.basebackupRetries,
+    leaseRoundsPerRun: opts.leaseRoundsPerRun,
     externalHttpPort: ext,
     internalHttpPort: int,
     httpHost: '127.0.0.1',

@@ -1,0 +1,227 @@
+// Computes started from Neon storage, exactly as compute_ctl does it, against wire-level fixtures
+// of the pageserver and the safekeepers, and a real Postgres started from the served basebackup.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from 'pg';
+import { livePostmasterPid } from '../../src/activities/postmaster';
+import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
+import { recordHistories } from '../support/histories';
+import { json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
+
+const TENANT = 'b0554b632bd4d547a63b86c3630317e8';
+const TIMELINE = '2414a61ffc94e428f14b5758fe308e13';
+const TOKEN = 'eyJhbGciOiJFZERTQSJ9.test-storage-token';
+
+describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', () => {
+  let stack: Stack;
+  let pageserver: PageserverFixture;
+  let safekeepers: SafekeeperFixture[];
+  let neonPostgres: string;
+  let syncLog: string;
+  let backupLsn: string;
+  let tarballBytes: number;
+  const computes: ComputeUnderTest[] = [];
+
+  before(async () => {
+    stack = await startStack();
+    const { tarball, lsn } = await makeBasebackupTarball(stack.upstream.connstring, path.dirname(stack.postgres), stack.runAs, stack.tmp);
+    backupLsn = lsn.toUpperCase();
+    tarballBytes = tarball.length;
+    pageserver = new PageserverFixture(tarball, TOKEN);
+    await pageserver.server.listen();
+    safekeepers = [new SafekeeperFixture(TOKEN), new SafekeeperFixture(TOKEN), new SafekeeperFixture(TOKEN)];
+    await Promise.all(safekeepers.map((sk) => sk.server.listen()));
+    ({ postgres: neonPostgres, log: syncLog } = await makeNeonPgbin(stack.tmp, stack.postgres, stack.runAs));
+    process.env.FIXTURE_SYNC_SK_LSN = '0/ABCDEF0';
+  });
+  after(async () => {
+    for (const c of computes) await c.stop();
+    await Promise.allSettled([pageserver?.server.close(), ...(safekeepers ?? []).map((sk) => sk.server.close())]);
+    await stack?.stop();
+  });
+
+  async function compute(opts: { basebackupRetries?: number; leaseRoundsPerRun?: number } = {}): Promise<ComputeUnderTest> {
+    const c = await startCompute(stack, { postgres: neonPostgres, ...opts });
+    computes.push(c);
+    return c;
+  }
+
+  function neonRequest(c: ComputeUnderTest, spec: Record<string, unknown> = {}) {
+    return {
+      compute_ctl_config: { jwks: { keys: [] } },
+      spec: {
+        format_version: 1.0,
+        suspend_timeout_seconds: -1,
+        tenant_id: TENANT,
+        timeline_id: TIMELINE,
+        storage_auth_token: TOKEN,
+        safekeepers_generation: 2,
+        safekeeper_connstrings: safekeepers.map((sk) => sk.address),
+        pageserver_connection_info: {
+          shard_count: 0,
+          stripe_size: null,
+          prefer_protocol: 'libpq',
+          shards: { '0000': { pageservers: [{ id: 1, libpq_url: pageserver.url, grpc_url: null }] } },
+        },
+        cluster: {
+          roles: [{ name: 'neondb_owner', encrypted_password: null, options: null }],
+          databases: [{ name: 'neondb', owner: 'neondb_owner', options: null }],
+          postgresql_conf: `listen_addresses='127.0.0.1'\nport=${c.pgPort}\nunix_socket_directories=''\nfsync=off\n`,
+        },
+        ...spec,
+      },
+    };
+  }
+
+  const syncCalls = () => readFileSync(syncLog, 'utf8').split('\n').filter(Boolean);
+
+  test('Primary, safekeepers in sync: the quorum fast path, then the basebackup at that LSN', async () => {
+    for (const sk of safekeepers) sk.status = { flush_lsn: backupLsn, commit_lsn: backupLsn };
+    const c = await compute();
+    const res = await c.api('/configure', postJson(neonRequest(c)));
+    const body = await json(res);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.status, 'running');
+    assert.equal(body.tenant, TENANT);
+    assert.equal(body.timeline, TIMELINE);
+
+    // Safekeepers: TIMELINE_STATUS with the timeline/tenant options and the token as password.
+    for (const sk of safekeepers) {
+      const q = sk.server.received.find((r) => r.sql === 'TIMELINE_STATUS');
+      if (!q) continue; // a quorum (2 of 3) is enough
+      assert.equal(q.session.params.options, `-c timeline_id=${TIMELINE} tenant_id=${TENANT}`);
+      assert.equal(q.session.password, TOKEN);
+    }
+    assert.ok(safekeepers.filter((sk) => sk.server.received.length > 0).length >= 2);
+    assert.deepEqual(syncCalls(), []);
+
+    // Pageserver: the exact query text, application_name, compute mode option, token as password.
+    assert.deepEqual(pageserver.queries('basebackup'), [`basebackup ${TENANT} ${TIMELINE} ${backupLsn} --gzip`]);
+    const session = pageserver.server.received.at(-1)!.session;
+    assert.equal(session.params.application_name, 'compute_ctl');
+    assert.equal(session.params.options, '-c neon.compute_mode=primary');
+    assert.equal(session.password, TOKEN);
+    assert.equal(body.startup_metrics.basebackup_bytes, tarballBytes);
+    assert.ok(body.startup_metrics.pageserver_connect_micros > 0);
+
+    // PGDATA: our postgresql.conf with Neon's storage lines, neon.signal from zenith.signal.
+    const conf = readFileSync(path.join(c.pgdata, 'postgresql.conf'), 'utf8');
+    assert.match(conf, new RegExp(`neon\\.safekeepers='g#2:${safekeepers.map((s) => s.address).join(',')}'`));
+    assert.match(conf, new RegExp(`neon\\.pageserver_connstring='${pageserver.url}'`));
+    assert.equal(readFileSync(path.join(c.pgdata, 'neon.signal'), 'utf8'), 'PREV LSN: none\n');
+
+    // Postgres got the token and serves SQL with the spec's roles.
+    const pid = (await livePostmasterPid(c.pgdata))!;
+    assert.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NEON_AUTH_TOKEN=${TOKEN}`));
+    const db = new Client({ host: '127.0.0.1', port: c.pgPort, user: 'neondb_owner', database: 'neondb' });
+    await db.connect();
+    assert.equal((await db.query('SELECT current_user AS u')).rows[0].u, 'neondb_owner');
+    await db.end();
+
+    // Termination: a final sync-safekeepers, whose LSN /terminate returns.
+    const term = await c.api('/terminate', { method: 'POST' });
+    assert.deepEqual(await json(term), { lsn: '0/ABCDEF0' });
+    const calls = syncCalls();
+    assert.equal(calls.length, 1);
+    assert.match(calls[0], new RegExp(`^args=--sync-safekeepers PGDATA=${c.pgdata} NEON_AUTH_TOKEN=${TOKEN} conf=1$`));
+  });
+
+  test('Primary, safekeepers disagree: postgres --sync-safekeepers decides the LSN', async () => {
+    safekeepers[0].status = { flush_lsn: '0/3000000', commit_lsn: '0/2000000' };
+    safekeepers[1].status = { flush_lsn: '0/3000000', commit_lsn: '0/3000000' };
+    safekeepers[2].refuse = true;
+    const before = syncCalls().length;
+    const c = await compute();
+    const res = await c.api('/configure', postJson(neonRequest(c)));
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+    assert.equal(syncCalls().length, before + 1);
+    assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} 0/ABCDEF0 --gzip`);
+    await c.api('/terminate?mode=immediate', { method: 'POST' });
+    safekeepers[2].refuse = false;
+  });
+
+  test('Static: the basebackup at its LSN with --replica, a hot standby, LSN leases renewed', async () => {
+    pageserver.leaseLengthMs = 1_500; // renew every ~0.75 s
+    const c = await compute({ leaseRoundsPerRun: 3 });
+    const staticLsn = backupLsn;
+    const res = await c.api('/configure', postJson(neonRequest(c, { mode: { Static: staticLsn }, safekeeper_connstrings: [] })));
+    const body = await json(res);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.mode, 'static');
+    assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} ${staticLsn} --gzip --replica`);
+    assert.equal(pageserver.server.received.filter((r) => r.sql.startsWith('basebackup')).at(-1)!.session.params.options, '-c neon.compute_mode=static');
+    assert.ok(existsSync(path.join(c.pgdata, 'standby.signal')));
+    assert.match(readFileSync(path.join(c.pgdata, 'postgresql.conf'), 'utf8'), new RegExp(`hot_standby=on\nrecovery_target_lsn='${staticLsn}'`));
+    const db = new Client({ connectionString: c.connstr });
+    await db.connect();
+    assert.equal((await db.query('SELECT pg_is_in_recovery() AS r')).rows[0].r, true);
+    await db.end();
+
+    // Renewals: `lease lsn <tenant> <timeline> <lsn> ` (trailing space), again and again, across
+    // continue-as-new (3 rounds per run).
+    const renewals = await until('five lease renewals', async () => {
+      const q = pageserver.queries('lease lsn');
+      return q.length >= 5 ? q : undefined;
+    }, 30_000);
+    assert.ok(renewals.every((q) => q === `lease lsn ${TENANT} ${TIMELINE} ${staticLsn} `));
+    const status = await json(await c.api('/status'));
+    assert.equal(status.lsn_lease.status, 'held');
+    assert.ok(Date.parse(status.lsn_lease.valid_until) > Date.now());
+    const lease = c.worker.computes.client.workflow.getHandle(`compute-${c.computeId}-lease`);
+    const runs: string[] = [];
+    for await (const wfInfo of c.worker.computes.client.workflow.list({ query: `WorkflowId = '${lease.workflowId}'` })) runs.push(wfInfo.runId);
+    assert.ok(runs.length >= 2, `continue-as-new happened (${runs.length} runs)`);
+    const metrics = await (await c.api('/metrics')).text();
+    assert.match(metrics, /^compute_ctl_lsn_lease_state\{state="held"\} 1$/m);
+
+    // A refusal stops the renewals for good; the compute keeps running.
+    pageserver.leaseLengthMs = null;
+    const refused = await until('the refusal', async () => {
+      const s = await json(await c.api('/status'));
+      return s.lsn_lease?.status === 'refused' ? s : undefined;
+    }, 30_000);
+    assert.equal(refused.lsn_lease.error, 'Permanent error: lease could not be obtained, LSN is behind the GC cutoff');
+    assert.equal(refused.status, 'running');
+    const count = pageserver.queries('lease lsn').length;
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(pageserver.queries('lease lsn').length, count);
+    pageserver.leaseLengthMs = 600_000;
+    await c.api('/terminate', { method: 'POST' });
+    const id = `compute-${c.computeId}`;
+    await recordHistories(c.worker.computes.client, 'static-lease', [id, `${id}-startup-1`, `${id}-lease`]);
+  });
+
+  test('a basebackup fault fails the start with the server\'s text in /status.error', async () => {
+    for (const sk of safekeepers) sk.status = { flush_lsn: backupLsn, commit_lsn: backupLsn };
+    pageserver.basebackupFault = { kind: 'error-after', message: 'could not read layer file: injected fault' };
+    const c = await compute({ basebackupRetries: 1 });
+    const res = await c.api('/configure', postJson(neonRequest(c)));
+    assert.equal(res.status, 500);
+    const status = await json(await c.api('/status'));
+    assert.equal(status.status, 'failed');
+    assert.match(status.error, new RegExp(`^failed to get basebackup@${backupLsn}\\n\\nCaused by:\\n    could not read layer file: injected fault`));
+    assert.equal(pageserver.queries('basebackup').filter((q) => q.includes(backupLsn)).length >= 2, true); // 1 retry
+    pageserver.basebackupFault = null;
+  });
+
+  test('a connection dropped mid-stream is retried and the start succeeds', async () => {
+    let drops = 1;
+    const original = pageserver.basebackupFault;
+    pageserver.basebackupFault = { kind: 'drop' };
+    const before = pageserver.queries('basebackup').length;
+    const c = await compute({ basebackupRetries: 2 });
+    // Heal the pageserver after the first (dropped) attempt.
+    const heal = until('the first attempt', async () => (pageserver.queries('basebackup').length > before ? true : undefined), 20_000).then(() => {
+      drops--;
+      pageserver.basebackupFault = original;
+    });
+    const res = await c.api('/configure', postJson(neonRequest(c)));
+    await heal;
+    assert.equal(drops, 0);
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+    assert.ok(pageserver.queries('basebackup').length - before >= 2);
+    await c.api('/terminate?mode=immediate', { method: 'POST' });
+  });
+});
