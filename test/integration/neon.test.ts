@@ -17,6 +17,7 @@ const TOKEN = 'eyJhbGciOiJFZERTQSJ9.test-storage-token';
 describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', () => {
   let stack: Stack;
   let pageserver: PageserverFixture;
+  let pageserver2: PageserverFixture;
   let safekeepers: SafekeeperFixture[];
   let neonPostgres: string;
   let syncLog: string;
@@ -31,6 +32,8 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     tarballBytes = tarball.length;
     pageserver = new PageserverFixture(tarball, TOKEN);
     await pageserver.server.listen();
+    pageserver2 = new PageserverFixture(tarball, TOKEN);
+    await pageserver2.server.listen();
     safekeepers = [new SafekeeperFixture(TOKEN), new SafekeeperFixture(TOKEN), new SafekeeperFixture(TOKEN)];
     await Promise.all(safekeepers.map((sk) => sk.server.listen()));
     ({ postgres: neonPostgres, log: syncLog } = await makeNeonPgbin(stack.tmp, stack.postgres, stack.runAs));
@@ -38,7 +41,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
   });
   after(async () => {
     for (const c of computes) await c.stop();
-    await Promise.allSettled([pageserver?.server.close(), ...(safekeepers ?? []).map((sk) => sk.server.close())]);
+    await Promise.allSettled([pageserver?.server.close(), pageserver2?.server.close(), ...(safekeepers ?? []).map((sk) => sk.server.close())]);
     await stack?.stop();
   });
 
@@ -47,6 +50,13 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     computes.push(c);
     return c;
   }
+
+  const connectionInfo = (ps: PageserverFixture) => ({
+    shard_count: 0,
+    stripe_size: null,
+    prefer_protocol: 'libpq',
+    shards: { '0000': { pageservers: [{ id: 1, libpq_url: ps.url, grpc_url: null }] } },
+  });
 
   function neonRequest(c: ComputeUnderTest, spec: Record<string, unknown> = {}) {
     return {
@@ -59,12 +69,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
         storage_auth_token: TOKEN,
         safekeepers_generation: 2,
         safekeeper_connstrings: safekeepers.map((sk) => sk.address),
-        pageserver_connection_info: {
-          shard_count: 0,
-          stripe_size: null,
-          prefer_protocol: 'libpq',
-          shards: { '0000': { pageservers: [{ id: 1, libpq_url: pageserver.url, grpc_url: null }] } },
-        },
+        pageserver_connection_info: connectionInfo(pageserver),
         cluster: {
           roles: [{ name: 'neondb_owner', encrypted_password: null, options: null }],
           databases: [{ name: 'neondb', owner: 'neondb_owner', options: null }],
@@ -176,6 +181,26 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     const metrics = await (await c.api('/metrics')).text();
     assert.match(metrics, /^compute_ctl_lsn_lease_state\{state="held"\} 1$/m);
 
+    // A long lease sleeps for minutes; /configure with new pageservers wakes it at once.
+    pageserver.leaseLengthMs = 600_000;
+    await until('a long lease', async () => ((await json(await c.api('/status'))).lsn_lease.valid_until > new Date(Date.now() + 300_000).toISOString() ? true : undefined));
+    const moved = neonRequest(c, { mode: { Static: staticLsn }, safekeeper_connstrings: [], pageserver_connection_info: connectionInfo(pageserver2) });
+    assert.equal((await c.api('/configure', postJson(moved))).status, 200);
+    await until('a lease from the new pageserver', async () => (pageserver2.queries('lease lsn').length > 0 ? true : undefined), 10_000);
+
+    // Errors back off and retry; the lease recovers when the pageserver does.
+    pageserver.down = true;
+    const back = neonRequest(c, { mode: { Static: staticLsn }, safekeeper_connstrings: [] });
+    assert.equal((await c.api('/configure', postJson(back))).status, 200);
+    const retrying = await until('retrying', async () => {
+      const s = await json(await c.api('/status'));
+      return s.lsn_lease.status === 'retrying' ? s : undefined;
+    }, 10_000);
+    assert.match(retrying.lsn_lease.error, /ECONNRESET|ECONNREFUSED|Connection terminated|closed/i);
+    pageserver.down = false;
+    pageserver.leaseLengthMs = 1_500;
+    await until('held again', async () => ((await json(await c.api('/status'))).lsn_lease.status === 'held' ? true : undefined), 10_000);
+
     // A refusal stops the renewals for good; the compute keeps running.
     pageserver.leaseLengthMs = null;
     const refused = await until('the refusal', async () => {
@@ -191,6 +216,35 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     await c.api('/terminate', { method: 'POST' });
     const id = `compute-${c.computeId}`;
     await recordHistories(c.worker.computes.client, 'static-lease', [id, `${id}-startup-1`, `${id}-lease`]);
+  });
+
+  test('Replica: the latest basebackup with --replica, no safekeepers, no lease', async () => {
+    const c = await compute();
+    const res = await c.api('/configure', postJson(neonRequest(c, { mode: 'Replica', safekeeper_connstrings: [] })));
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+    assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} --gzip --replica`);
+    assert.ok(existsSync(path.join(c.pgdata, 'standby.signal')));
+    assert.equal((await json(await c.api('/status'))).lsn_lease, null);
+    assert.deepEqual(await json(await c.api('/terminate', { method: 'POST' })), { lsn: null });
+  });
+
+  test('sync-safekeepers failing: retried, then the start fails with its exit status and stdout', async () => {
+    safekeepers[0].status = null; // timeline unknown: no fast path
+    process.env.FIXTURE_SYNC_SK_FAIL = '3';
+    const before = syncCalls().length;
+    try {
+      const c = await compute();
+      const res = await c.api('/configure', postJson(neonRequest(c)));
+      assert.equal(res.status, 500);
+      const status = await json(await c.api('/status'));
+      assert.equal(
+        status.error,
+        'failed to sync safekeepers\n\nCaused by:\n    postgres --sync-safekeepers exited with non-zero status: exit status: 3. stdout: no quorum',
+      );
+      assert.equal(syncCalls().length - before, 6); // 1 attempt + 5 retries (§4.4)
+    } finally {
+      delete process.env.FIXTURE_SYNC_SK_FAIL;
+    }
   });
 
   test('a basebackup fault fails the start with the server\'s text in /status.error', async () => {
