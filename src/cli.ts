@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ComputeClient } from './client';
 import { findPostgres } from './pgbin';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './spec/parse';
-import { runComputeWorker, stopPostgresOnSignal } from './worker';
+import { fanOutTermination, runComputeWorker } from './worker';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
 
@@ -88,13 +88,12 @@ export function buildProgram(): Command {
       basebackupRetries: retriesFromEnv(),
     });
     console.error(`compute-ctl: compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
-    // §9: an OS signal stops Postgres (fast shutdown) and exits 1 at once.
+    // §9: an OS signal forwards termination to Postgres and exits 1 at once. The lifecycle
+    // workflow lives on: a restarted worker finds the compute as it was (and Postgres gone).
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
       process.once(sig, () => {
-        console.error(`compute-ctl: ${sig}: stopping Postgres`);
-        void stopPostgresOnSignal(pgdata)
-          .then(() => w.shutdown())
-          .finally(() => process.exit(1));
+        console.error(`compute-ctl: ${sig}: forwarding termination to Postgres, exiting`);
+        void fanOutTermination(pgdata).finally(() => process.exit(1));
       });
     }
     const result = await w.finished;

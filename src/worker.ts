@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { createActivities } from './activities';
 import { PRIVILEGED_ROLE_PATTERN } from './activities/catalog/plan';
 import { resolveRunAs } from './activities/os';
-import { stopPostmaster } from './activities/postmaster';
+import { signalPostmaster } from './activities/postmaster';
+import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
 import { createMetrics } from './metrics';
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   basebackupRetries?: number;
   /** Lease rounds per lease workflow run before continue-as-new (tests lower it). */
   leaseRoundsPerRun?: number;
+  /** History length at which the lifecycle workflow continues-as-new (tests lower it). */
+  historyThreshold?: number;
   /** A pre-built workflow bundle (tests bundle once per suite). */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -147,6 +150,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
       processStartTime,
       basebackupRetries: o.basebackupRetries,
       leaseRoundsPerRun: o.leaseRoundsPerRun,
+      historyThreshold: o.historyThreshold,
     });
     await external.listen({ host: o.httpHost, port: o.externalHttpPort });
     await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
@@ -161,7 +165,11 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: result, shutdown };
 }
 
-/** For OS signals (§9): stop Postgres (fast shutdown) without waiting for the workflow. */
-export async function stopPostgresOnSignal(pgdata: string): Promise<void> {
-  await stopPostmaster(pgdata, 'SIGINT', () => {}, 30_000).catch(() => undefined);
+/**
+ * The termination fan-out of an OS signal (§9): SIGTERM a running sync-safekeepers, SIGINT the
+ * postmaster (fast shutdown: clients disconnected, a shutdown checkpoint). No waiting.
+ */
+export async function fanOutTermination(pgdata: string): Promise<void> {
+  terminateSyncSafekeepers();
+  await signalPostmaster(pgdata, 'SIGINT').catch(() => null);
 }

@@ -14,9 +14,11 @@ import { adminUser } from './admin-connection';
 import { applySpecSql, type ApplyResult } from './catalog/apply';
 import { runMigrations, type MigrationReport } from './catalog/migrations';
 import { firstStartConcurrency } from './catalog/plan';
+import { failpoint } from './failpoints';
 import { chown, writeOwnedFile, type RunAs } from './os';
 import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from './reload';
 import {
+  awaitAdoptedReady,
   livePostmasterPid,
   startPostmaster,
   stopPostmaster,
@@ -54,6 +56,20 @@ function cancellation(): AbortSignal | undefined {
   }
 }
 
+/**
+ * An error Postgres answered (it has a SQLSTATE) will be answered again: fail at once. Connection
+ * errors (class 08, admin shutdown 57P) and a dead worker are retried by the activity's policy.
+ */
+async function nonRetryableSqlErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (/^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)) throw ApplicationFailure.nonRetryable((err as Error).message, 'CatalogFailed');
+    throw err;
+  }
+}
+
 async function readOvercommit(): Promise<string | null> {
   return fs.readFile('/proc/sys/vm/overcommit_memory', 'utf8').catch(() => null);
 }
@@ -66,7 +82,34 @@ export interface CatalogResult {
   pendingRestart: string[];
 }
 
+/**
+ * Every activity heartbeats every second while it runs (so a dead worker is noticed within the
+ * heartbeat timeout and the step is retried elsewhere) and passes failpoints `<name>-before` and
+ * `<name>-after`.
+ */
+function instrumented<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    out[name] = async (...args: never[]) => {
+      const tick = setInterval(heartbeat, 1000);
+      try {
+        await failpoint(`${name}-before`);
+        const result = await fn(...args);
+        await failpoint(`${name}-after`);
+        return result;
+      } finally {
+        clearInterval(tick);
+      }
+    };
+  }
+  return out as T;
+}
+
 export function createActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
+  return instrumented(computeActivities(s, metrics));
+}
+
+function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
   const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, postgres: s.postgres, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
 
   async function writePostgresqlConf(parsed: ParsedSpec): Promise<void> {
@@ -132,6 +175,12 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
       const env: NodeJS.ProcessEnv = { ...process.env };
       delete env.NEON_AUTH_TOKEN;
       if (parsed.spec.storage_auth_token) env.NEON_AUTH_TOKEN = parsed.spec.storage_auth_token;
+      // A retry after the worker died may find the postmaster it had started: adopt it, never double it.
+      const running = await livePostmasterPid(s.pgdata);
+      if (running !== null) {
+        await awaitAdoptedReady(s.pgdata, heartbeat);
+        return { pid: running };
+      }
       try {
         const pid = await startPostmaster({ postgres: s.postgres, pgdata: s.pgdata, runAs: s.runAs, env }, heartbeat);
         return { pid };
@@ -153,13 +202,13 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
       if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
         await writeOverride(s.pgdata, s.runAs);
         await reloadAndWait(s.connstr);
-        applied = await applySpecSql(parsed, {
+        applied = await nonRetryableSqlErrors(() => applySpecSql(parsed, {
           connstr: s.connstr,
           priv: s.privilegedRoleName,
           adminUser: adminUser(s.connstr),
           systemDb: decodeURIComponent(new URL(s.connstr).pathname.slice(1)) || 'postgres',
           concurrency: firstStart ? firstStartConcurrency(parsed) : Math.max(1, parsed.spec.reconfigure_concurrency ?? 1),
-        });
+        }));
         await truncateOverride(s.pgdata, s.runAs);
         if (firstStart) await enableSubscribers(s.pgdata, s.runAs);
       }

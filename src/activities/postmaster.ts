@@ -53,6 +53,12 @@ export async function livePostmasterPid(pgdata: string): Promise<number | null> 
   return pid;
 }
 
+/** `ready` / `standby` when the postmaster on PGDATA accepts connections, else null. */
+export async function postmasterState(pgdata: string): Promise<'ready' | 'standby' | null> {
+  const state = await lastPidFileLine(pgdata);
+  return state === 'ready' || state === 'standby' ? state : null;
+}
+
 async function lastPidFileLine(pgdata: string): Promise<string | null> {
   try {
     const lines = (await fs.readFile(path.join(pgdata, 'postmaster.pid'), 'utf8')).split('\n').filter((l) => l !== '');
@@ -127,8 +133,7 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
         throw new Error(withTail(`Postgres exited unexpectedly with code ${code}`, pgdata));
       }
       // `ready` for a primary, `standby` for a hot standby accepting read-only connections.
-      const state = await lastPidFileLine(pgdata);
-      if (state === 'ready' || state === 'standby') return;
+      if ((await postmasterState(pgdata)) !== null) return;
       if (Date.now() > deadline) throw new Error(withTail('timed out while waiting for Postgres to start', pgdata));
       onTick();
       await new Promise<void>((resolve) => {
@@ -142,6 +147,17 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
     }
   } finally {
     watcher?.close();
+  }
+}
+
+/** Waits until a postmaster we did not spawn (left by a dead worker) accepts connections. */
+export async function awaitAdoptedReady(pgdata: string, onTick: () => void): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while ((await postmasterState(pgdata)) === null) {
+    if ((await livePostmasterPid(pgdata)) === null) throw new Error('Postgres left by an earlier attempt exited while starting');
+    if (Date.now() > deadline) throw new Error('timed out while waiting for Postgres to start');
+    onTick();
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -171,6 +187,14 @@ function aborted(signal?: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/** Sends `signal` to the postmaster on PGDATA, if one runs; does not wait. */
+export async function signalPostmaster(pgdata: string, signal: NodeJS.Signals): Promise<number | null> {
+  const entry = spawned.get(pgdata);
+  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
+  if (pid !== null) process.kill(pid, signal);
+  return pid;
 }
 
 /** Sends `signal` to the postmaster on PGDATA and waits until it is gone. */

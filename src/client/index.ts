@@ -68,7 +68,7 @@ export class ComputeClient {
   /** Starts the compute's lifecycle workflow, or attaches to the running one. */
   async ensureStarted(
     computeId: string,
-    opts: { spec?: ParsedSpec | null; processStartTime?: string; basebackupRetries?: number; leaseRoundsPerRun?: number } = {},
+    opts: { spec?: ParsedSpec | null; processStartTime?: string; basebackupRetries?: number; leaseRoundsPerRun?: number; historyThreshold?: number } = {},
   ): Promise<void> {
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
@@ -81,6 +81,7 @@ export class ComputeClient {
             processStartTime: opts.processStartTime,
             basebackupRetries: opts.basebackupRetries,
             leaseRoundsPerRun: opts.leaseRoundsPerRun,
+            historyThreshold: opts.historyThreshold,
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',

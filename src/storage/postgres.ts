@@ -6,7 +6,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client } from 'pg';
+import { failpoint } from '../activities/failpoints';
 import { chown, runProgram, tail } from '../activities/os';
+import { clearForBasebackup } from './pgdata';
 import type { ParsedSpec } from '../spec/parse';
 import type { StorageBackend, StorageContext } from './types';
 
@@ -67,7 +69,8 @@ export const postgresStorage: StorageBackend = {
 
   async basebackup(parsed, _lsn, ctx: StorageContext) {
     const staging = path.join(ctx.pgdata, '.basebackup');
-    await fs.rm(staging, { recursive: true, force: true });
+    // A retry after a dead worker starts again from an empty PGDATA (but for postgresql.conf).
+    await clearForBasebackup(ctx.pgdata);
     const { connstring, password } = splitPassword(upstream(parsed));
     const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
     if (password !== null) env.PGPASSWORD = password;
@@ -88,8 +91,9 @@ export const postgresStorage: StorageBackend = {
       throw permanent ? ApplicationFailure.nonRetryable(message, 'BasebackupFailed') : ApplicationFailure.retryable(message, 'BasebackupFailed');
     }
     const bytes = await dirBytes(staging);
-    for (const name of await fs.readdir(staging)) {
-      if (NOT_COPIED.has(name)) continue;
+    const entries = (await fs.readdir(staging)).filter((name) => !NOT_COPIED.has(name));
+    for (const [i, name] of entries.entries()) {
+      if (i === Math.floor(entries.length / 2)) await failpoint('fetchBasebackup-mid');
       await fs.rename(path.join(staging, name), path.join(ctx.pgdata, name));
     }
     await fs.rm(staging, { recursive: true, force: true });

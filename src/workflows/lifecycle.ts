@@ -42,6 +42,8 @@ export interface LifecycleState {
   postgresRunning: boolean;
   pendingRestart: string[];
   lease: LeaseState | null;
+  /** The lsnLease child workflow was started (Static computes on Neon storage). */
+  leaseStarted: boolean;
 }
 
 export interface LifecycleInput {
@@ -54,7 +56,13 @@ export interface LifecycleInput {
   basebackupRetries?: number;
   /** Lease rounds per lease workflow run before continue-as-new (tests lower it). */
   leaseRoundsPerRun?: number;
+  /** Continue-as-new once the history has this many events (tests lower it). */
+  historyThreshold?: number;
+  /** The state carried through continue-as-new. */
+  state?: LifecycleState;
 }
+
+const HISTORY_THRESHOLD = 5_000;
 
 export interface LifecycleResult {
   status: ComputeStatus;
@@ -70,7 +78,8 @@ function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus):
 
 export async function computeLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
   const { workflowId } = wf.workflowInfo();
-  const state: LifecycleState = {
+  const continuesAsNew = wf.patched('continue-as-new');
+  const state: LifecycleState = input.state ?? {
     computeId: input.computeId,
     status: 'empty',
     spec: null,
@@ -84,9 +93,11 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
     postgresRunning: false,
     pendingRestart: [],
     lease: null,
+    leaseStarted: false,
   };
+  const resumed = input.state !== undefined;
 
-  let pendingSpec: ParsedSpec | null = input.spec ?? null;
+  let pendingSpec: ParsedSpec | null = resumed ? null : (input.spec ?? null);
   let configureRequests = 0;
   let configureHandled = 0;
   let terminateMode: TerminateMode | null = null;
@@ -120,7 +131,6 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
   wf.setHandler(leaseUpdateSignal, (lease) => {
     state.lease = lease;
   });
-  let leaseStarted = false;
 
   wf.setHandler(
     configureUpdate,
@@ -207,8 +217,14 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
       }
       if (spec.mode.type === 'static' && spec.storage.type === 'neon' && wf.patched('lsn-lease')) {
         // Ends with the lifecycle workflow (parent close policy: terminate).
-        await wf.startChild(lsnLease, { workflowId: `${workflowId}-lease`, args: [{ spec, parentId: workflowId, roundsPerRun: input.leaseRoundsPerRun }] });
-        leaseStarted = true;
+        // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
+        // termination cancels it explicitly.
+        await wf.startChild(lsnLease, {
+          workflowId: `${workflowId}-lease`,
+          args: [{ spec, parentId: workflowId, roundsPerRun: input.leaseRoundsPerRun }],
+          parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+        });
+        state.leaseStarted = true;
       }
     } catch (err) {
       setStatus('failed', errorChain(err));
@@ -217,7 +233,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   async function reconfigure(spec: ParsedSpec): Promise<void> {
     state.spec = spec;
-    if (leaseStarted) {
+    if (state.leaseStarted) {
       // The lease workflow wakes at once and leases from the new pageservers (§8.2).
       await wf.getExternalWorkflowHandle(`${workflowId}-lease`).signal(pageserversChangedSignal, spec).catch(() => undefined);
     }
@@ -236,6 +252,9 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   async function terminate(mode: TerminateMode): Promise<void> {
     stopWatching();
+    if (state.leaseStarted && wf.patched('cancel-lease-on-terminate')) {
+      await wf.getExternalWorkflowHandle(`${workflowId}-lease`).cancel().catch(() => undefined);
+    }
     const hadPostgres = state.postgresRunning;
     state.postgresRunning = false;
     try {
@@ -251,10 +270,33 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
   }
 
   const startAtOnce = pendingSpec !== null;
+  if (resumed) {
+    // A new run after continue-as-new: the memo and the watch on Postgres start again.
+    wf.upsertMemo({ status: view() });
+    if (state.postgresRunning) watchPostgres();
+  }
+  const shouldContinueAsNew = () =>
+    continuesAsNew &&
+    (state.status === 'empty' || state.status === 'running' || state.status === 'failed') &&
+    pendingSpec === null &&
+    postgresExit === null &&
+    wf.allHandlersFinished() &&
+    (wf.workflowInfo().historyLength >= (input.historyThreshold ?? HISTORY_THRESHOLD) || wf.workflowInfo().continueAsNewSuggested);
+
   for (;;) {
     await wf.condition(
-      () => (startAtOnce && state.startAttempts === 0) || state.status === 'configuration_pending' || isTerminationPending(state.status) || postgresExit !== null,
+      () =>
+        (startAtOnce && state.startAttempts === 0) ||
+        state.status === 'configuration_pending' ||
+        isTerminationPending(state.status) ||
+        postgresExit !== null ||
+        shouldContinueAsNew(),
     );
+    if (shouldContinueAsNew() && !(startAtOnce && state.startAttempts === 0)) {
+      stopWatching();
+      const { spec: _spec, ...carried } = input;
+      await wf.continueAsNew<typeof computeLifecycle>({ ...carried, state });
+    }
     if (isTerminationPending(state.status)) {
       await terminate(terminateMode ?? 'fast');
       break;

@@ -84,6 +84,7 @@ export interface ComputeOptions {
   postgres?: string;
   basebackupRetries?: number;
   leaseRoundsPerRun?: number;
+  historyThreshold?: number;
 }
 
 export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Promise<ComputeUnderTest> {
@@ -99,6 +100,7 @@ export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Pro
     configPath: opts.configPath,
     basebackupRetries: opts.basebackupRetries,
     leaseRoundsPerRun: opts.leaseRoundsPerRun,
+    historyThreshold: opts.historyThreshold,
     externalHttpPort: ext,
     internalHttpPort: int,
     httpHost: '127.0.0.1',

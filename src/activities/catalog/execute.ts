@@ -16,7 +16,8 @@ async function runOne(client: Client, sql: string): Promise<void> {
   try {
     await client.query(sql);
   } catch (err) {
-    throw new Error(`${(err as Error).message} (while running: ${redact(sql)})`);
+    // Keep the SQLSTATE: it tells whether retrying can help.
+    throw Object.assign(new Error(`${(err as Error).message} (while running: ${redact(sql)})`), { code: (err as { code?: string }).code });
   }
 }
 

@@ -4,7 +4,8 @@ import type { ParsedSpec } from '../../spec/parse';
 import { shardKey } from '../../spec/parse';
 import type { PageserverConnectionInfo } from '../../spec/schema';
 import type { StorageBackend, StorageContext } from '../types';
-import { basebackupQuery, clearForBasebackup, fetchBasebackup, leaseLsn, shardZeroUrl, tenantShardId } from './pageserver';
+import { clearForBasebackup } from '../pgdata';
+import { basebackupQuery, fetchBasebackup, leaseLsn, shardZeroUrl, tenantShardId } from './pageserver';
 import { checkSafekeepersSynced, syncSafekeepers } from './safekeepers';
 
 function neon(parsed: ParsedSpec): { pageserver: PageserverConnectionInfo; safekeepers: string[]; tenant: string; timeline: string } {

@@ -1,7 +1,5 @@
 // The pageserver's libpq protocol: `basebackup` streamed over COPY OUT (reference §4.5) and
 // `lease lsn` (§8.2). The storage token is the password.
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -12,6 +10,7 @@ import * as tar from 'tar';
 import type { ComputeMode } from '../../spec/parse';
 import { shardKey } from '../../spec/parse';
 import type { PageserverConnectionInfo } from '../../spec/schema';
+import { failpoint } from '../../activities/failpoints';
 import type { RunAs } from '../../activities/os';
 
 export function pageserverClientConfig(libpqUrl: string, token: string | null, extra: Partial<ClientConfig> = {}): ClientConfig {
@@ -35,13 +34,6 @@ export function basebackupQuery(tenant: string, timeline: string, lsn: string, m
   return `basebackup ${tenant} ${timeline}${at} --gzip${mode.type === 'primary' ? '' : ' --replica'}`;
 }
 
-/** Removes what a previous attempt extracted, keeping postgresql.conf (written before). */
-export async function clearForBasebackup(pgdata: string): Promise<void> {
-  for (const name of await fs.readdir(pgdata)) {
-    if (name !== 'postgresql.conf') await fs.rm(path.join(pgdata, name), { recursive: true, force: true });
-  }
-}
-
 export interface BasebackupRequest {
   url: string;
   token: string | null;
@@ -61,10 +53,16 @@ export async function fetchBasebackup(r: BasebackupRequest): Promise<{ bytes: nu
   const connectMicros = Number((process.hrtime.bigint() - t0) / 1000n);
   let bytes = 0;
   try {
+    let midway = false;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
         r.onData();
+        if (!midway && bytes >= 1024 * 1024) {
+          midway = true;
+          void failpoint('fetchBasebackup-mid').then(() => done(null, chunk));
+          return;
+        }
         done(null, chunk);
       },
     });

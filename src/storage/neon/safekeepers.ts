@@ -1,12 +1,19 @@
 // The start LSN of a Primary from the safekeepers (reference §4.4): a TIMELINE_STATUS quorum check
 // (fast path), else `postgres --sync-safekeepers`.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { PgLogForwarder } from '../../activities/pg-log';
 import { spawnOptions, type RunAs } from '../../activities/os';
 import { formatLsn, parseLsn } from './lsn';
 
 const CHECK_TIMEOUT_MS = 100;
+
+/** The running `--sync-safekeepers` child, so a termination signal can reach it (§9). */
+let syncChild: ChildProcess | null = null;
+
+export function terminateSyncSafekeepers(): void {
+  syncChild?.kill('SIGTERM');
+}
 
 interface Answer {
   ok: boolean;
@@ -73,6 +80,7 @@ export async function syncSafekeepers(postgres: string, pgdata: string, token: s
   delete env.NEON_AUTH_TOKEN;
   if (token) env.NEON_AUTH_TOKEN = token;
   const child = spawn(postgres, ['--sync-safekeepers'], spawnOptions(runAs, { env, cwd: pgdata, stdio: ['ignore', 'pipe', 'pipe'] }));
+  syncChild = child;
   new PgLogForwarder(child.stderr!);
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -88,5 +96,6 @@ export async function syncSafekeepers(postgres: string, pgdata: string, token: s
     return formatLsn(parseLsn(stdout.trim()));
   } finally {
     clearInterval(tick);
+    if (syncChild === child) syncChild = null;
   }
 }
