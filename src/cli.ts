@@ -61,6 +61,7 @@ export function buildProgram(): Command {
       .requiredOption('-i, --compute-id <id>', 'compute ID (task queue compute-<id>, workflow compute-<id>)')
       .addOption(new Option('-b, --pgbin <path>', 'the postgres binary').env('POSTGRES_PATH'))
       .option('-c, --config <file>', 'ComputeConfig JSON file ({spec?, compute_ctl_config}); with a spec the compute starts at once')
+      .option('-p, --control-plane-uri <url>', 'fetch the spec from the control plane instead (token: $NEON_CONTROL_PLANE_TOKEN)')
       .option('--external-http-port <port>', 'external HTTP API', port, 3080)
       .option('--internal-http-port <port>', 'internal HTTP API (written to postgresql.conf)', port, 3081)
       .option('--http-host <addr>', 'address the HTTP servers bind (no JWT auth yet: keep it private)', '127.0.0.1')
@@ -76,6 +77,8 @@ export function buildProgram(): Command {
       connstr: opts.connstr,
       postgres: findPostgres(opts.pgbin),
       configPath: opts.config,
+      controlPlaneUri: opts.controlPlaneUri,
+      controlPlaneToken: process.env.NEON_CONTROL_PLANE_TOKEN ?? '',
       externalHttpPort: opts.externalHttpPort,
       internalHttpPort: opts.internalHttpPort,
       httpHost: opts.httpHost,

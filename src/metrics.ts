@@ -5,6 +5,7 @@ import { displayStatus, type StatusView } from './workflows/status';
 export interface ComputeMetrics {
   registry: Registry;
   migrationFailures: Counter<'migration_id'>;
+  controlPlaneRequests: Counter<'rpc' | 'http_status'>;
 }
 
 export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>): ComputeMetrics {
@@ -57,5 +58,11 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
     labelNames: ['migration_id'] as const,
     registers: [registry],
   });
-  return { registry, migrationFailures };
+  const controlPlaneRequests = new Counter({
+    name: 'compute_ctl_cplane_requests_total',
+    help: 'Requests to the control plane',
+    labelNames: ['rpc', 'http_status'] as const,
+    registers: [registry],
+  });
+  return { registry, migrationFailures, controlPlaneRequests };
 }

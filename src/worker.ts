@@ -11,6 +11,7 @@ import { signalPostmaster } from './activities/postmaster';
 import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
+import { fetchComputeConfig } from './controlplane';
 import { createMetrics } from './metrics';
 import { installRuntime } from './runtime';
 import { parseComputeConfig, type ParsedConfig } from './spec/parse';
@@ -25,6 +26,10 @@ export interface WorkerOptions {
   postgres: string;
   /** A ComputeConfig file (`{spec?, compute_ctl_config}`). */
   configPath?: string;
+  /** Control-plane base URL to fetch the spec from (§11); conflicts with configPath. */
+  controlPlaneUri?: string;
+  /** NEON_CONTROL_PLANE_TOKEN */
+  controlPlaneToken?: string;
   externalHttpPort: number;
   internalHttpPort: number;
   httpHost: string;
@@ -55,6 +60,7 @@ export interface RunningWorker {
 }
 
 export function validateWorkerOptions(o: WorkerOptions): void {
+  if (o.configPath && o.controlPlaneUri) throw new Error('--config and --control-plane-uri cannot be used together');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.computeId)) {
     throw new Error(`invalid --compute-id ${JSON.stringify(o.computeId)}: use letters, digits, '.', '_' and '-'`);
   }
@@ -87,6 +93,37 @@ async function loadConfig(path: string | undefined): Promise<ParsedConfig | null
   }
 }
 
+const END_CHECK_MS = 5_000;
+
+/**
+ * Learns when the lifecycle workflow has ended (the compute is terminated): a describe() every few
+ * seconds, each under a deadline, woken at once after a /terminate through this worker. (Not an
+ * endless result() long-poll: its retries outlive an abort when Temporal restarts.)
+ */
+function watchForEnd(computes: ComputeClient, computeId: string, stopped: () => boolean) {
+  let wake: () => void = () => {};
+  let resolveFinished!: (r: LifecycleResult) => void;
+  const finished = new Promise<LifecycleResult>((resolve) => (resolveFinished = resolve));
+  const done = (async () => {
+    while (!stopped()) {
+      try {
+        const result = await computes.resultIfClosed(computeId);
+        if (result) return resolveFinished(result);
+      } catch {
+        // Temporal unreachable for now: try again
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, END_CHECK_MS);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  })();
+  return { finished, done, wake: () => wake() };
+}
+
 function urlOf(app: FastifyInstance): string {
   const addr = app.server.address();
   if (!addr || typeof addr === 'string') return String(addr);
@@ -97,16 +134,26 @@ function urlOf(app: FastifyInstance): string {
 export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
   validateWorkerOptions(o);
   const processStartTime = new Date().toISOString();
-  const config = await loadConfig(o.configPath);
   const runAs = resolveRunAs(o.pgUser);
   installRuntime();
 
-  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
   const connection = await Connection.connect({ address: o.temporalAddress });
   const client = new Client({ connection, namespace: o.temporalNamespace });
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
-
   const metrics = createMetrics(o.buildTag, () => computes.status(o.computeId));
+  let stopped = false;
+  const endWatch = watchForEnd(computes, o.computeId, () => stopped);
+
+  let config: ParsedConfig | null;
+  try {
+    config = o.controlPlaneUri
+      ? await fetchComputeConfig(o.controlPlaneUri, o.computeId, o.controlPlaneToken ?? '', metrics.controlPlaneRequests)
+      : await loadConfig(o.configPath);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: o.temporalNamespace,
@@ -125,18 +172,21 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const running = worker.run();
   running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
 
-  const external = await buildExternalServer({ computes, computeId: o.computeId, connstr: o.connstr, metrics: metrics.registry, logLevel: o.logLevel });
+  const external = await buildExternalServer({
+    computes,
+    computeId: o.computeId,
+    connstr: o.connstr,
+    metrics: metrics.registry,
+    logLevel: o.logLevel,
+    onTerminated: () => endWatch.wake(),
+  });
   const internal = await buildInternalServer({ logLevel: o.logLevel });
 
-  // The wait for the workflow's end is aborted before the connection closes under it.
-  const waiting = new AbortController();
-  let finished: Promise<LifecycleResult> | null = null;
-  let stopped = false;
   const shutdown = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    waiting.abort();
-    await finished?.catch(() => undefined);
+    endWatch.wake();
+    await endWatch.done;
     await Promise.allSettled([external.close(), internal.close()]);
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
@@ -159,10 +209,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     throw err;
   }
 
-  const result = client.withAbortSignal(waiting.signal, () => computes.handle(o.computeId).result());
-  result.catch(() => undefined);
-  finished = result;
-  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: result, shutdown };
+  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: endWatch.finished, shutdown };
 }
 
 /**

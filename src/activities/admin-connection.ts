@@ -24,6 +24,9 @@ export function adminClientConfig(connstr: string, purpose: string, database?: s
 
 export async function withAdminClient<T>(connstr: string, purpose: string, fn: (c: Client) => Promise<T>, database?: string): Promise<T> {
   const client = new Client(adminClientConfig(connstr, purpose, database));
+  // A connection that drops (Postgres stopped, crashed) fails the pending query; without a listener
+  // the client's 'error' event would also crash the whole worker.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);

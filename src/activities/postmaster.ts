@@ -128,9 +128,9 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
   try {
     for (;;) {
       if (entry.exit) {
-        const code = entry.exit.code ?? (entry.exit.signal ? `signal ${entry.exit.signal}` : 'unknown');
         await new Promise((r) => setTimeout(r, 120)); // let the log forwarder flush the last lines
-        throw new Error(withTail(`Postgres exited unexpectedly with code ${code}`, pgdata));
+        const how = entry.exit.code !== null ? `with code ${entry.exit.code}` : `: killed by signal ${entry.exit.signal}`;
+        throw new Error(withTail(`Postgres exited unexpectedly ${how}`.replace(' :', ':'), pgdata));
       }
       // `ready` for a primary, `standby` for a hot standby accepting read-only connections.
       if ((await postmasterState(pgdata)) !== null) return;
@@ -171,10 +171,12 @@ export async function waitForExit(pgdata: string, onTick: () => void, abort?: Ab
     }
     if (entry?.exit) return entry.exit;
     // Not ours (adopted after a worker restart): poll the pid; its exit code is not knowable.
+    const stop = aborted(abort);
+    stop.catch(() => undefined);
     for (;;) {
       const pid = await livePostmasterPid(pgdata);
       if (pid === null) return { code: null, signal: null };
-      await Promise.race([new Promise((r) => setTimeout(r, 500)), aborted(abort)]);
+      await Promise.race([new Promise((r) => setTimeout(r, 500)), stop]);
     }
   } finally {
     clearInterval(tick);

@@ -14,6 +14,8 @@ export interface ApiOptions {
   connstr: string;
   metrics: Registry;
   logLevel?: string;
+  /** Called after a /terminate through this server completed. */
+  onTerminated?: () => void;
 }
 
 export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInstance> {
@@ -23,7 +25,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     const body = await opts.metrics.metrics();
     return reply.type(opts.metrics.contentType).send(body);
   });
-  await app.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId });
+  await app.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
   await app.register(catalogRoutes, { connstr: opts.connstr });
   return app;
 }

@@ -3,7 +3,7 @@
 import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { ParsedSpec } from '../spec/parse';
-import type { computeLifecycle } from '../workflows/lifecycle';
+import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
 import { configureUpdate, FAILURE, lifecycleWorkflowId, statusQuery, taskQueueFor, terminateUpdate } from '../workflows/messages';
 import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../workflows/status';
 
@@ -146,6 +146,15 @@ export class ComputeClient {
       }
       throw error;
     }
+  }
+
+  /** The lifecycle workflow's result if it has ended, else null. */
+  async resultIfClosed(computeId: string): Promise<LifecycleResult | null> {
+    return this.deadline(this.options.queryTimeoutMs, async () => {
+      const handle = this.handle(computeId);
+      const { status } = await handle.describe();
+      return status.name === 'RUNNING' ? null : handle.result();
+    });
   }
 
   /** Lifecycle workflows known to Temporal, newest first. */

@@ -48,6 +48,7 @@ export const postgresStorage: StorageBackend = {
   async primaryStartLsn(parsed) {
     const t0 = Date.now();
     const client = new Client({ connectionString: upstream(parsed), application_name: 'compute_ctl', connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined); // surfaces through the query instead of crashing the worker
     try {
       await client.connect();
     } catch (err) {

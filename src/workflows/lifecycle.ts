@@ -305,8 +305,13 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
       const exit: PostmasterExit = postgresExit;
       stopWatching();
       state.postgresRunning = false;
-      const code = exit.code ?? (exit.signal ? `signal ${exit.signal}` : 'unknown');
-      const message = `Postgres exited unexpectedly with code ${code}`;
+      // An adopted postmaster (started by a worker that died) has no exit status we can know.
+      const message =
+        exit.code !== null
+          ? `Postgres exited unexpectedly with code ${exit.code}`
+          : exit.signal
+            ? `Postgres exited unexpectedly: killed by signal ${exit.signal}`
+            : 'Postgres exited unexpectedly';
       if (state.status === 'failed') state.error = message;
       else setStatus('failed', message);
       configureHandled = configureRequests; // a pending /configure answers with the failure

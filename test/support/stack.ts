@@ -16,6 +16,8 @@ import { recordHistories } from './histories';
 
 export interface Stack {
   temporal: TemporalServer;
+  /** The Temporal server's SQLite file, when it has one (restart tests). */
+  temporalDbFile: string | null;
   upstream: Upstream;
   postgres: string;
   runAs: RunAs | null;
@@ -31,28 +33,32 @@ export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<
   return dir;
 }
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(opts: { temporalDbFile?: boolean } = {}): Promise<Stack> {
   installRuntime('ERROR');
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
   const tmp = await makeTempDir('compute-ctl-test-', runAs);
+  const temporalDbFile = opts.temporalDbFile ? path.join(tmp, 'temporal.db') : null;
   const [temporal, upstream, bundle] = await Promise.all([
-    freePort().then((port) => startTemporalServer({ port })),
+    freePort().then((port) => startTemporalServer({ port, dbFilename: temporalDbFile ?? undefined })),
     freePort().then((port) => startUpstream({ pgdata: path.join(tmp, 'upstream'), port, postgres, runAs })),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   ]);
-  return {
+  const stack: Stack = {
     temporal,
+    temporalDbFile,
     upstream,
     postgres,
     runAs,
     bundle,
     tmp,
     async stop() {
-      await Promise.allSettled([temporal.stop(), upstream.stop()]);
+      // stack.temporal, not the first server: a test may have restarted it.
+      await Promise.allSettled([stack.temporal.stop(), upstream.stop()]);
       await rm(tmp, { recursive: true, force: true });
     },
   };
+  return stack;
 }
 
 const quietLogger = {

@@ -10,6 +10,7 @@ const TerminateQuery = Type.Object({ mode: Type.Optional(Type.String()) });
 export interface ComputeRoutesOptions {
   computes: ComputeClient;
   computeId: string;
+  onTerminated?: () => void;
 }
 
 export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOptions): Promise<void> {
@@ -39,6 +40,7 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
         throw new ComputeError('bad_request', `invalid termination mode: ${mode} (expected fast or immediate)`);
       }
       const result = await computes.terminate(computeId, mode, request.id);
+      opts.onTerminated?.();
       return reply.code(result.already_terminated ? 201 : 200).send({ lsn: result.lsn });
     },
   );

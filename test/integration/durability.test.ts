@@ -1,0 +1,134 @@
+// The reason to orchestrate a compute with Temporal: it survives crashes. The worker is killed
+// (SIGKILL, via failpoints) at every startup step boundary and in the middle of a basebackup, then
+// restarted; Temporal is restarted mid-startup. Each time the compute must reach running, whole.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from 'pg';
+import { startTemporalServer } from '../../src/dev/temporal-server';
+import { configurationRequest, json, postJson, startCompute, startStack, until, type Stack } from '../support/stack';
+import { computeSlot, spawnWorker, type ComputeSlot } from '../support/worker-process';
+
+const ROLES = [{ name: 'survivor', encrypted_password: null, options: null }];
+const DATABASES = [{ name: 'survivor db', owner: 'survivor', options: null }];
+
+/** Postmasters running on PGDATA (their command line is exactly `<postgres> -D <pgdata>`). */
+function postmasters(postgres: string, pgdata: string): number {
+  try {
+    return execFileSync('pgrep', ['-xf', `${postgres} -D ${pgdata}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function assertWhole(stack: Stack, slot: ComputeSlot): Promise<void> {
+  const db = new Client({ host: '127.0.0.1', port: slot.pgPort, user: 'survivor', database: 'survivor db' });
+  await db.connect();
+  assert.equal((await db.query('SELECT current_user AS u')).rows[0].u, 'survivor');
+  await db.end();
+  assert.equal(postmasters(stack.postgres, slot.pgdata), 1, 'exactly one postmaster on PGDATA');
+  assert.equal(existsSync(path.join(slot.pgdata, '.basebackup')), false, 'no basebackup staging left');
+  assert.equal(readFileSync(path.join(slot.pgdata, 'compute_ctl_temp_override.conf'), 'utf8'), '', 'override file truncated');
+}
+
+describe('kill -9 the worker during a start, restart it', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const points = [
+    'preparePgdata-after',
+    'determineStartLsn-after',
+    'fetchBasebackup-mid',
+    'fetchBasebackup-after',
+    'finalizePgdata-after',
+    'startPostgres-after',
+    'applyCatalog-after',
+  ];
+  for (const [i, point] of points.entries()) {
+    test(`killed at ${point}: the restarted worker brings the compute to running, whole`, async () => {
+      const slot = await computeSlot(stack, `kill${i}-${process.pid}`);
+      const doomed = spawnWorker(stack, slot, { env: { COMPUTE_CTL_FAILPOINTS: `${point}=kill` } });
+      await until('the worker API', async () => ((await doomed.api('/status')).ok ? true : undefined), 60_000);
+      // The worker dies while it handles this request.
+      await doomed.api('/configure', postJson(configurationRequest(stack, slot.pgPort, { roles: ROLES, databases: DATABASES }))).catch(() => null);
+      assert.equal((await doomed.exited).signal, 'SIGKILL');
+
+      const worker = spawnWorker(stack, slot);
+      try {
+        const status = await until('running after the restart', async () => {
+          const s = await json(await worker.api('/status'));
+          if (s.status === 'failed') throw Object.assign(new Error(s.error), { final: true });
+          return s.status === 'running' ? s : undefined;
+        }, 120_000);
+        assert.equal(status.error, null);
+        await assertWhole(stack, slot);
+        // The interrupted step ran again (attempt 2) in the same startup workflow.
+        if (point.endsWith('-after') || point === 'fetchBasebackup-mid') {
+          const activity = point.replace(/-(after|mid)$/, '');
+          const history = await (await import('@temporalio/client')).Connection.connect({ address: stack.temporal.address }).then(async (connection) => {
+            try {
+              const { Client: TemporalClient } = await import('@temporalio/client');
+              return await new TemporalClient({ connection }).workflow.getHandle(`compute-${slot.computeId}-startup-1`).fetchHistory();
+            } finally {
+              await connection.close();
+            }
+          });
+          const scheduled = new Map<string, string>();
+          const attempts: number[] = [];
+          for (const e of history.events ?? []) {
+            if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+            const started = e.activityTaskStartedEventAttributes;
+            if (started && scheduled.get(String(started.scheduledEventId)) === activity) attempts.push(started.attempt ?? 1);
+          }
+          assert.ok(Math.max(...attempts) >= 2, `${activity} was retried (attempts ${attempts})`);
+        }
+      } finally {
+        await worker.api('/terminate?mode=immediate', { method: 'POST' }).catch(() => null);
+        await worker.exited;
+      }
+      assert.equal(postmasters(stack.postgres, slot.pgdata), 0);
+    });
+  }
+});
+
+describe('Temporal restarted mid-startup (same database file)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ temporalDbFile: true });
+  });
+  after(async () => {
+    delete process.env.COMPUTE_CTL_FAILPOINTS;
+    await stack?.stop();
+  });
+
+  test('the start completes', async () => {
+    process.env.COMPUTE_CTL_FAILPOINTS = 'fetchBasebackup-before=sleep(3000)';
+    const compute = await startCompute(stack);
+    try {
+      const configured = compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort, { roles: ROLES, databases: DATABASES }))).catch(() => null);
+      await until('the basebackup step', async () => ((await json(await compute.api('/status'))).status === 'init' ? true : undefined), 30_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const { port } = { port: Number(stack.temporal.address.split(':')[1]) };
+      const dbFilename = stack.temporalDbFile!;
+      await stack.temporal.stop();
+      stack.temporal = await startTemporalServer({ port, dbFilename });
+      await configured;
+      const status = await until('running', async () => {
+        const s = await json(await compute.api('/status'));
+        return s.status === 'running' ? s : undefined;
+      }, 120_000);
+      assert.equal(status.error, null);
+      await assertWhole(stack, { computeId: compute.computeId, pgdata: compute.pgdata, pgPort: compute.pgPort, connstr: compute.connstr, ext: 0, int: 0 });
+    } finally {
+      delete process.env.COMPUTE_CTL_FAILPOINTS;
+      await compute.stop();
+    }
+  });
+});

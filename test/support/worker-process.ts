@@ -1,0 +1,44 @@
+// A compute worker as a pod runs it: the package's bin in a child process, which a test can kill.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from '../../src/dev/ports';
+import type { Stack } from './stack';
+
+export const BIN = path.join(__dirname, '../../../bin/compute-ctl.js');
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  api(pathname: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface ComputeSlot {
+  computeId: string;
+  pgdata: string;
+  pgPort: number;
+  connstr: string;
+  ext: number;
+  int: number;
+}
+
+/** Ports and paths of one compute, kept across worker restarts. */
+export async function computeSlot(stack: Stack, computeId: string): Promise<ComputeSlot> {
+  const [pgPort, ext, int] = [await freePort(), await freePort(), await freePort()];
+  return { computeId, pgdata: path.join(stack.tmp, `${computeId}-pgdata`), pgPort, connstr: `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`, ext, int };
+}
+
+export function spawnWorker(stack: Stack, slot: ComputeSlot, opts: { env?: Record<string, string>; args?: string[] } = {}): WorkerProcess {
+  const proc = spawn(
+    process.execPath,
+    [
+      BIN, 'worker', '-i', slot.computeId, '-D', slot.pgdata, '-C', slot.connstr, '-b', stack.postgres,
+      '--external-http-port', String(slot.ext), '--internal-http-port', String(slot.int), '--log-level', 'warn',
+      ...(opts.args ?? []),
+    ],
+    { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...opts.env }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, exited, api: (pathname, init) => fetch(`http://127.0.0.1:${slot.ext}${pathname}`, init) };
+}
