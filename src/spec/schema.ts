@@ -54,9 +54,11 @@ export const PageserverSchema = Type.Object({
 export const PageserverConnectionInfoSchema = Type.Object({
   shard_count: Type.Integer({ minimum: 0, maximum: 255 }),
   stripe_size: Opt(U32),
+  // Keys are ShardIndex as 4 hex digits NNCC (§2.5); anything else is refused, not ignored.
   shards: Type.Record(
     Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
     Type.Object({ pageservers: Type.Array(PageserverSchema) }),
+    { additionalProperties: false },
   ),
   prefer_protocol: Type.Optional(Type.Union([Type.Literal('libpq'), Type.Literal('grpc')])),
 });

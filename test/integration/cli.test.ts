@@ -2,7 +2,9 @@
 // compute at once; the control-plane commands drive it through Temporal; after termination the
 // process exits by itself.
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +13,7 @@ import { Client } from 'pg';
 import { livePostmasterPid, stopPostmaster } from '../../src/activities/postmaster';
 import { freePort } from '../../src/dev/ports';
 import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
+import { computeSlot, spawnWorker } from '../support/worker-process';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '../../../bin/compute-ctl.js');
@@ -90,3 +93,82 @@ describe('compute-ctl worker (the package bin)', () => {
     );
   });
 });
+
+describe('the worker process and its environment', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('SIGTERM forwards termination to Postgres (fast shutdown) and exits 1 at once (§9)', async () => {
+    const slot = await computeSlot(stack, `sig-${process.pid}`);
+    const configPath = path.join(stack.tmp, 'sig-config.json');
+    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
+    await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+    const pid = (await livePostmasterPid(slot.pgdata))!;
+    w.proc.kill('SIGTERM');
+    const exit = await w.exited;
+    assert.equal(exit.code, 1);
+    await until('Postgres gone', async () => (isAliveSafe(pid) ? undefined : true), 20_000);
+    // SIGINT is a fast shutdown: a shutdown checkpoint, so the cluster is cleanly "shut down".
+    const control = execFileSync(path.join(path.dirname(stack.postgres), 'pg_controldata'), [slot.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.match(control, /^Database cluster state:\s+shut down$/m);
+  });
+
+  test('--control-plane-uri: the spec is fetched with the token; 502/503 retried, each attempt counted', async () => {
+    const slot = await computeSlot(stack, `cp-${process.pid}`);
+    const answer = { status: 'attached', ...configurationRequest(stack, slot.pgPort) };
+    const seen: { url: string; auth: string | undefined }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ url: req.url ?? '', auth: req.headers.authorization });
+      if (seen.length <= 2) return void res.writeHead(503).end('busy');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const w = spawnWorker(stack, slot, { args: ['-p', uri], env: { NEON_CONTROL_PLANE_TOKEN: 'cp-token' } });
+    try {
+      await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+      assert.deepEqual(seen, Array(3).fill({ url: `/compute/api/v2/computes/${slot.computeId}/spec`, auth: 'Bearer cp-token' }));
+      const metrics = await (await w.api('/metrics')).text();
+      assert.match(metrics, /^compute_ctl_cplane_requests_total\{rpc="GetConfig",http_status="503 Service Unavailable"\} 2$/m);
+      assert.match(metrics, /^compute_ctl_cplane_requests_total\{rpc="GetConfig",http_status="200 OK"\} 1$/m);
+    } finally {
+      await w.api('/terminate?mode=immediate', { method: 'POST' }).catch(() => null);
+      await w.exited;
+      server.close();
+    }
+  });
+
+  test('--control-plane-uri: an unknown compute (404) is not retried; the worker exits 1 saying so', async () => {
+    const slot = await computeSlot(stack, `cp404-${process.pid}`);
+    let requests = 0;
+    const server = http.createServer((_req, res) => {
+      requests++;
+      res.writeHead(404).end('unknown compute');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const result = await run(process.execPath, [BIN, 'worker', '-i', slot.computeId, '-D', slot.pgdata, '-C', slot.connstr, '-p', uri], {
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address },
+    }).then(() => null, (err: { code: number; stderr: string }) => err);
+    server.close();
+    assert.ok(result);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /control plane answered 404 for compute/);
+    assert.equal(requests, 1);
+  });
+});
+
+function isAliveSafe(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

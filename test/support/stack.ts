@@ -71,6 +71,7 @@ const quietLogger = {
 };
 
 export interface ComputeUnderTest {
+  stack: Stack;
   computeId: string;
   worker: RunningWorker;
   pgPort: number;
@@ -119,6 +120,7 @@ export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Pro
     workflowBundle: stack.bundle,
   });
   return {
+    stack,
     computeId,
     worker,
     pgPort,

@@ -1,0 +1,204 @@
+// Postgres dying under a running compute, a lifecycle that continues-as-new, and hostile input.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { livePostmasterPid } from '../../src/activities/postmaster';
+import { recordHistories } from '../support/histories';
+import { configurationRequest, json, postJson, startCompute, until, useCompute, type ComputeUnderTest } from '../support/stack';
+
+async function running(c: ComputeUnderTest, extra: Record<string, unknown> = {}): Promise<void> {
+  const res = await c.api('/configure', postJson(configurationRequest(c.stack, c.pgPort, {}, extra)));
+  assert.equal(res.status, 200, JSON.stringify(await json(res)));
+}
+
+async function failedWith(c: ComputeUnderTest): Promise<string> {
+  const s = await until('failed', async () => {
+    const body = await json(await c.api('/status'));
+    return body.status === 'failed' ? body : undefined;
+  }, 60_000);
+  return s.error;
+}
+
+describe('Postgres dying while the compute runs', () => {
+  const t = useCompute();
+
+  test('killed: the compute goes to failed with the signal recorded; terminate still works', async () => {
+    await running(t.compute);
+    process.kill((await livePostmasterPid(t.compute.pgdata))!, 'SIGKILL');
+    assert.equal(await failedWith(t.compute), 'Postgres exited unexpectedly: killed by signal SIGKILL');
+    assert.match(await (await t.compute.api('/metrics')).text(), /^compute_ctl_up\{build_tag="test",status="failed"\} 1$/m);
+    const term = await t.compute.api('/terminate', { method: 'POST' });
+    assert.equal(term.status, 200);
+    assert.deepEqual(await json(term), { lsn: null });
+  });
+
+  test('shut down behind our back: failed with its exit code', async () => {
+    const c = await startCompute(t.stack);
+    try {
+      await running(c);
+      process.kill((await livePostmasterPid(c.pgdata))!, 'SIGTERM'); // smart shutdown: exits 0
+      assert.equal(await failedWith(c), 'Postgres exited unexpectedly with code 0');
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe('a lifecycle that continues-as-new', () => {
+  test('keeps its state, answers and terminates across runs; each run stays small', async () => {
+    const { startStack } = await import('../support/stack');
+    const stack = await startStack();
+    const c = await startCompute(stack, { historyThreshold: 30 });
+    try {
+      await running(c);
+      for (let i = 0; i < 4; i++) await running(c); // reconfigurations add history
+      const client = c.worker.computes.client;
+      const runs: { runId: string; historyLength: number }[] = [];
+      for await (const wfInfo of client.workflow.list({ query: `WorkflowId = 'compute-${c.computeId}'` })) {
+        runs.push({ runId: wfInfo.runId, historyLength: wfInfo.historyLength });
+      }
+      assert.ok(runs.length >= 2, `continued as new (${runs.length} runs)`);
+      const status = await json(await c.api('/status'));
+      assert.equal(status.status, 'running');
+      assert.equal(status.start_time.length > 0, true);
+      // Postgres is still watched in the new run: its death is noticed.
+      const pid = (await livePostmasterPid(c.pgdata))!;
+      const desc = await client.workflow.getHandle(`compute-${c.computeId}`).describe();
+      assert.ok(desc.historyLength < 60, `current run's history is small (${desc.historyLength})`);
+      assert.ok(pid > 0);
+      const term = await c.api('/terminate', { method: 'POST' });
+      assert.equal(term.status, 200);
+      assert.match((await json(term)).lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+      await recordHistories(client, 'continue-as-new', [`compute-${c.computeId}`]);
+    } finally {
+      await c.stop();
+      await stack.stop();
+    }
+  });
+});
+
+/** A deterministic stream of numbers in [0, 1). */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj as Record<string, unknown>;
+  for (const k of path.slice(0, -1)) o = o[k] as Record<string, unknown>;
+  if (value === undefined) delete o[path[path.length - 1]];
+  else o[path[path.length - 1]] = value;
+}
+
+describe('hostile /configure input', () => {
+  const t = useCompute();
+
+  test('at least 200 malformed requests: each a clear 4xx, none changes state or hurts the worker', async () => {
+    await running(t.compute);
+    const before = await json(await t.compute.api('/status'));
+    const valid = () => configurationRequest(t.stack, t.compute.pgPort, { roles: [{ name: 'r', encrypted_password: null, options: null }], databases: [{ name: 'd', owner: 'r', options: null }] });
+    const neon = () => {
+      const r = valid();
+      const spec = r.spec as Record<string, unknown>;
+      delete spec.storage;
+      Object.assign(spec, {
+        tenant_id: 'b0554b632bd4d547a63b86c3630317e8',
+        timeline_id: '2414a61ffc94e428f14b5758fe308e13',
+        pageserver_connstring: 'postgres://no_user@127.0.0.1:1',
+        safekeeper_connstrings: ['a:1', 'b:1'],
+      });
+      return r;
+    };
+    type Case = { name: string; body: string; type?: string };
+    const cases: Case[] = [];
+    const add = (name: string, value: unknown) => cases.push({ name, body: JSON.stringify(value) });
+
+    // Missing required fields.
+    const required = [['spec'], ['compute_ctl_config'], ['compute_ctl_config', 'jwks'], ['compute_ctl_config', 'jwks', 'keys'], ['spec', 'format_version'],
+      ['spec', 'suspend_timeout_seconds'], ['spec', 'cluster'], ['spec', 'cluster', 'roles'], ['spec', 'cluster', 'databases']];
+    for (const p of required) {
+      const r = valid();
+      setPath(r, p, undefined);
+      add(`missing ${p.join('.')}`, r);
+    }
+    for (const [p, field] of [[['spec', 'cluster', 'roles', '0'], 'name'], [['spec', 'cluster', 'databases', '0'], 'name'], [['spec', 'cluster', 'databases', '0'], 'owner']] as const) {
+      const r = valid();
+      setPath(r, [...p, field], undefined);
+      add(`missing ${[...p, field].join('.')}`, r);
+    }
+    // Wrong types.
+    const typed: [string[], unknown[]][] = [
+      [['spec', 'format_version'], ['1.0', true, null, [], {}]],
+      [['spec', 'suspend_timeout_seconds'], ['300', 1.5, null, [], {}, true]],
+      [['spec', 'cluster'], [[], 'c', 1, null, true]],
+      [['spec', 'cluster', 'roles'], [{}, 'r', 1, null, true]],
+      [['spec', 'cluster', 'databases'], [{}, 'd', 1, null, true]],
+      [['spec', 'cluster', 'roles', '0', 'name'], [1, null, [], {}, true, '']],
+      [['spec', 'cluster', 'roles', '0', 'encrypted_password'], [1, [], {}, true]],
+      [['spec', 'cluster', 'databases', '0', 'owner'], [1, null, [], {}, false]],
+      [['spec', 'cluster', 'settings'], ['x', 1, {}, [{ name: 1, value: 'v', vartype: 's' }], [{ value: 'v' }]]],
+      [['spec', 'features'], ['x', 1, {}, [1], null]],
+      [['spec', 'skip_pg_catalog_updates'], ['yes', 1, [], {}]],
+      [['spec', 'reconfigure_concurrency'], [-1, 'many', 1.5, []]],
+      [['spec', 'delta_operations'], ['x', [{}], [{ action: 'delete_db' }], [{ name: 'x' }], 1]],
+      [['spec', 'storage'], ['postgres', 1, [], { type: 'postgres' }, { type: 'ceph' }, { type: 'postgres', connstring: 5 }]],
+      [['spec', 'pageserver_connection_info'], ['x', 1, [], { shard_count: 300, shards: {} }, { shard_count: 0, shards: { zz: { pageservers: [] } } }]],
+      [['spec', 'audit_log_level'], ['Loud', 1, null, []]],
+      [['compute_ctl_config', 'jwks', 'keys'], ['k', 1, null, {}, [{}]]],
+    ];
+    for (const [p, values] of typed) {
+      for (const v of values) {
+        const r = valid();
+        setPath(r, p, v);
+        add(`${p.join('.')} = ${JSON.stringify(v)}`, r);
+      }
+    }
+    // Unknown modes.
+    for (const mode of ['Secondary', 'primary', '', 7, null, [], { Static: 'nope' }, { Static: 5 }, { Replica: true }, { Static: '0/1', extra: 1 }]) {
+      const r = valid();
+      setPath(r, ['spec', 'mode'], mode);
+      add(`mode ${JSON.stringify(mode)}`, r);
+    }
+    // Neon specs that fail §2.7.
+    const neonCases: [string, (s: Record<string, unknown>) => void][] = [
+      ['duplicate safekeepers', (s) => (s.safekeeper_connstrings = ['a:1', 'b:1', 'a:1'])],
+      ['no safekeepers', (s) => delete s.safekeeper_connstrings],
+      ['empty safekeepers GUC', (s) => ((s.cluster as Record<string, unknown>).settings = [{ name: 'neon.safekeepers', value: '', vartype: 'string' }], delete s.safekeeper_connstrings)],
+      ['bad tenant', (s) => (s.tenant_id = 'not-hex')],
+      ['no tenant', (s) => delete s.tenant_id],
+      ['bad timeline', (s) => (s.timeline_id = 'ABC')],
+      ['no pageserver', (s) => delete s.pageserver_connstring],
+      ['shards without stripe', (s) => (s.pageserver_connstring = 'postgres://a:1,postgres://b:1')],
+    ];
+    for (const [name, mutate] of neonCases) {
+      const r = neon();
+      mutate(r.spec as Record<string, unknown>);
+      add(name, r);
+    }
+    // Not JSON objects, and broken JSON.
+    for (const v of [[], 1, 'spec', null, true, [valid()]]) add(`body ${JSON.stringify(v).slice(0, 20)}`, v);
+    const text = JSON.stringify(valid());
+    const random = rng(42);
+    while (cases.length < 230) {
+      const cut = 1 + Math.floor(random() * (text.length - 2));
+      cases.push({ name: `truncated at ${cut}`, body: text.slice(0, cut) });
+    }
+    cases.push({ name: 'garbage', body: '{"spec": {,}' }, { name: 'empty body', body: '' });
+    cases.push({ name: 'not JSON content type', body: text, type: 'text/plain' });
+    cases.push({ name: '10 MB body', body: JSON.stringify({ ...valid(), padding: 'x'.repeat(10 * 1024 * 1024) }) });
+
+    assert.ok(cases.length >= 200);
+    for (const c of cases) {
+      const res = await t.compute.api('/configure', { method: 'POST', headers: { 'content-type': c.type ?? 'application/json' }, body: c.body });
+      assert.ok(res.status >= 400 && res.status < 500, `${c.name}: ${res.status}`);
+      const body = (await res.json().catch(() => null)) as { error?: unknown } | null;
+      assert.ok(body && typeof body.error === 'string' && body.error.length > 0, `${c.name}: a JSON error body`);
+    }
+
+    // Nothing changed: same status, no reconfiguration ever started, and the worker still works.
+    const after = await json(await t.compute.api('/status'));
+    assert.deepEqual(after, before);
+    await assert.rejects(t.compute.worker.computes.client.workflow.getHandle(`compute-${t.compute.computeId}-reconfigure-1`).describe());
+    await running(t.compute);
+    assert.equal((await json(await t.compute.api('/status'))).status, 'running');
+  });
+});
