@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     if (!stopping) log('the compute worker exited');
     await stopAll(0);
   } catch (err) {
-    log(`error: ${(err as Error).message}`);
+    const cause = (err as Error).cause as Error | undefined;
+    log(`error: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
     await stopAll(1);
   }
 }
