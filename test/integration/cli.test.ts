@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
-import { livePostmasterPid, stopPostmaster } from '../../src/activities/postmaster';
+import { isAlive, livePostmasterPid, stopPostmaster } from '../../src/activities/postmaster';
 import { freePort } from '../../src/dev/ports';
 import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
 import { computeSlot, spawnWorker } from '../support/worker-process';
@@ -113,7 +113,7 @@ describe('the worker process and its environment', () => {
     w.proc.kill('SIGTERM');
     const exit = await w.exited;
     assert.equal(exit.code, 1);
-    await until('Postgres gone', async () => (isAliveSafe(pid) ? undefined : true), 20_000);
+    await until('Postgres gone', async () => (isAlive(pid) ? undefined : true), 20_000);
     // SIGINT is a fast shutdown: a shutdown checkpoint, so the cluster is cleanly "shut down".
     const control = execFileSync(path.join(path.dirname(stack.postgres), 'pg_controldata'), [slot.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
     assert.match(control, /^Database cluster state:\s+shut down$/m);
@@ -164,11 +164,3 @@ describe('the worker process and its environment', () => {
   });
 });
 
-function isAliveSafe(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
