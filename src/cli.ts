@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { ComputeClient } from './client';
+import { dataConverter } from './codec';
 import { findPostgres } from './pgbin';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './spec/parse';
 import { fanOutTermination, runComputeWorker } from './worker';
@@ -33,7 +34,7 @@ const temporalOptions = (cmd: Command) =>
 async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }, call: (computes: ComputeClient) => Promise<unknown>): Promise<void> {
   const connection = await Connection.connect({ address: opts.temporalAddress });
   try {
-    const result = await call(new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace })));
+    const result = await call(new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace, dataConverter: dataConverter() })));
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await connection.close();

@@ -11,6 +11,7 @@ import { signalPostmaster } from './activities/postmaster';
 import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
+import { dataConverter } from './codec';
 import { fetchComputeConfig } from './controlplane';
 import { createMetrics } from './metrics';
 import { installRuntime } from './runtime';
@@ -137,8 +138,9 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const runAs = resolveRunAs(o.pgUser);
   installRuntime();
 
+  const converter = dataConverter();
   const connection = await Connection.connect({ address: o.temporalAddress });
-  const client = new Client({ connection, namespace: o.temporalNamespace });
+  const client = new Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
   const metrics = createMetrics(o.buildTag, () => computes.status(o.computeId));
   let stopped = false;
@@ -158,6 +160,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     connection: nativeConnection,
     namespace: o.temporalNamespace,
     taskQueue: taskQueueFor(o.computeId),
+    dataConverter: converter,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
       computeId: o.computeId,

@@ -2,7 +2,8 @@
 // PostgreSQL, one compute worker (the real `compute-ctl worker` process) configured from
 // examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../activities/os';
@@ -53,10 +54,21 @@ async function endStaleCompute(address: string): Promise<void> {
   }
 }
 
+/** The local stack encrypts its payloads too, with a key kept beside its Temporal database. */
+async function devPayloadKey(): Promise<string> {
+  const file = path.join(DATA, 'payload.key');
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing) return existing.trim();
+  const key = randomBytes(32).toString('base64');
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 async function main(): Promise<void> {
   const postgres = findPostgres(process.env.POSTGRES_PATH);
   const runAs = resolveRunAs(process.env.PG_USER ?? 'postgres');
   await mkdir(DATA, { recursive: true, mode: 0o755 });
+  const payloadKey = process.env.COMPUTE_CTL_PAYLOAD_KEY ?? (await devPayloadKey());
 
   const stops: (() => Promise<void>)[] = [];
   let stopping: Promise<never> | null = null;
@@ -109,7 +121,7 @@ async function main(): Promise<void> {
         '-i', COMPUTE_ID, '-D', path.join(DATA, 'compute', 'pgdata'), '-C', computeConnstr, '-b', postgres,
         '--external-http-port', String(PORTS.api), '--internal-http-port', String(PORTS.internal), '--log-level', 'warn',
       ],
-      { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress }, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+      { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey }, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
     );
     const workerExit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const api = `http://127.0.0.1:${PORTS.api}`;
@@ -137,6 +149,7 @@ async function main(): Promise<void> {
         `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
         `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
         `  upstream         ${upstreamConnstring}`,
+        `  payloads in Temporal are encrypted; COMPUTE_CTL_PAYLOAD_KEY=$(cat .data/payload.key) for compute-ctl commands`,
         '',
         'Ctrl-C terminates the compute and stops everything this started.',
         '',
