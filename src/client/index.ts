@@ -98,7 +98,8 @@ export class ComputeClient {
       const fromMemo = await this.statusFromMemo(computeId);
       if (fromMemo) return fromMemo;
       if (err instanceof WorkflowNotFoundError) throw new ComputeError('not_found', 'compute not found');
-      throw new ComputeError('unavailable', `could not read the compute status: ${(err as Error).message}`);
+      const hint = /binary\/encrypted/.test((err as Error).message) ? ' (payloads are encrypted: set COMPUTE_CTL_PAYLOAD_KEY)' : '';
+      throw new ComputeError('unavailable', `could not read the compute status: ${(err as Error).message}${hint}`);
     }
   }
 
