@@ -27,11 +27,15 @@ export async function computeSlot(stack: Stack, computeId: string): Promise<Comp
   return { computeId, pgdata: path.join(stack.tmp, `${computeId}-pgdata`), pgPort, connstr: `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`, ext, int };
 }
 
-export function spawnWorker(stack: Stack, slot: ComputeSlot, opts: { env?: Record<string, string>; args?: string[] } = {}): WorkerProcess {
+export function spawnWorker(
+  stack: Stack,
+  slot: ComputeSlot,
+  opts: { env?: Record<string, string>; args?: string[]; /** no -b: the worker finds postgres itself */ findPostgres?: boolean } = {},
+): WorkerProcess {
   const proc = spawn(
     process.execPath,
     [
-      BIN, 'worker', '-i', slot.computeId, '-D', slot.pgdata, '-C', slot.connstr, '-b', stack.postgres,
+      BIN, 'worker', '-i', slot.computeId, '-D', slot.pgdata, '-C', slot.connstr, ...(opts.findPostgres ? [] : ['-b', stack.postgres]),
       '--external-http-port', String(slot.ext), '--internal-http-port', String(slot.int), '--log-level', 'warn',
       ...(opts.args ?? []),
     ],
