@@ -7,6 +7,11 @@ export function adminUser(connstr: string): string {
   return parseIntoClientConfig(connstr).user || 'cloud_admin';
 }
 
+/** The system database: the --connstr database, most of compute-ctl's work happens there. */
+export function adminDatabase(connstr: string): string {
+  return parseIntoClientConfig(connstr).database || 'postgres';
+}
+
 export function adminClientConfig(connstr: string, purpose: string, database?: string): ClientConfig {
   // A config object, not a URL: database names may hold any character.
   const base = parseIntoClientConfig(connstr);

@@ -10,12 +10,12 @@ import { storageFor, type BasebackupResult, type StartLsn, type StorageContext }
 import { acquireLeases, type LeaseOutcome } from '../storage/neon';
 import type { Counter } from 'prom-client';
 import type { TerminateMode } from '../workflows/status';
-import { adminUser } from './admin-connection';
+import { adminDatabase, adminUser } from './admin-connection';
 import { applySpecSql, type ApplyResult } from './catalog/apply';
 import { runMigrations, type MigrationReport } from './catalog/migrations';
 import { firstStartConcurrency } from './catalog/plan';
 import { failpoint } from './failpoints';
-import { chown, writeOwnedFile, type RunAs } from './os';
+import { chown, postgresEnv, writeOwnedFile, type RunAs } from './os';
 import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from './reload';
 import {
   awaitAdoptedReady,
@@ -172,9 +172,7 @@ function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Co
 
     /** §4.7: spawn `postgres -D <pgdata>` and wait until postmaster.pid says ready. */
     async startPostgres(parsed: ParsedSpec): Promise<{ pid: number }> {
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      delete env.NEON_AUTH_TOKEN;
-      if (parsed.spec.storage_auth_token) env.NEON_AUTH_TOKEN = parsed.spec.storage_auth_token;
+      const env = postgresEnv(parsed.spec.storage_auth_token);
       // A retry after the worker died may find the postmaster it had started: adopt it, never double it.
       const running = await livePostmasterPid(s.pgdata);
       if (running !== null) {
@@ -206,7 +204,7 @@ function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Co
           connstr: s.connstr,
           priv: s.privilegedRoleName,
           adminUser: adminUser(s.connstr),
-          systemDb: decodeURIComponent(new URL(s.connstr).pathname.slice(1)) || 'postgres',
+          systemDb: adminDatabase(s.connstr),
           concurrency: firstStart ? firstStartConcurrency(parsed) : Math.max(1, parsed.spec.reconfigure_concurrency ?? 1),
         }));
         await truncateOverride(s.pgdata, s.runAs);

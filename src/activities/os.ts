@@ -26,6 +26,14 @@ export function resolveRunAs(pgUser: string): RunAs | null {
   }
 }
 
+/** The environment of a Postgres process: ours, with NEON_AUTH_TOKEN exactly when a token is given. */
+export function postgresEnv(token: string | null | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NEON_AUTH_TOKEN;
+  if (token) env.NEON_AUTH_TOKEN = token;
+  return env;
+}
+
 export function spawnOptions(runAs: RunAs | null, extra: SpawnOptions = {}): SpawnOptions {
   // libuv drops root's supplementary groups when uid/gid are set.
   return runAs ? { ...extra, uid: runAs.uid, gid: runAs.gid } : extra;

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { postgresExitMessage } from '../workflows/errors';
 import { PgLogForwarder } from './pg-log';
 import { spawnOptions, type RunAs } from './os';
 
@@ -129,8 +130,7 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
     for (;;) {
       if (entry.exit) {
         await new Promise((r) => setTimeout(r, 120)); // let the log forwarder flush the last lines
-        const how = entry.exit.code !== null ? `with code ${entry.exit.code}` : `: killed by signal ${entry.exit.signal}`;
-        throw new Error(withTail(`Postgres exited unexpectedly ${how}`.replace(' :', ':'), pgdata));
+        throw new Error(withTail(postgresExitMessage(entry.exit), pgdata));
       }
       // `ready` for a primary, `standby` for a hot standby accepting read-only connections.
       if ((await postmasterState(pgdata)) !== null) return;
@@ -191,10 +191,15 @@ function aborted(signal?: AbortSignal): Promise<never> {
   });
 }
 
+/** The running postmaster on PGDATA: ours if we spawned it, else from postmaster.pid. */
+async function currentPid(pgdata: string): Promise<number | null> {
+  const entry = spawned.get(pgdata);
+  return entry && entry.exit === null ? entry.pid : livePostmasterPid(pgdata);
+}
+
 /** Sends `signal` to the postmaster on PGDATA, if one runs; does not wait. */
 export async function signalPostmaster(pgdata: string, signal: NodeJS.Signals): Promise<number | null> {
-  const entry = spawned.get(pgdata);
-  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
+  const pid = await currentPid(pgdata);
   if (pid !== null) process.kill(pid, signal);
   return pid;
 }
@@ -206,9 +211,8 @@ export async function stopPostmaster(
   onTick: () => void = () => {},
   timeoutMs = 120_000,
 ): Promise<PostmasterExit | null> {
-  const entry = spawned.get(pgdata);
-  const pid = entry && entry.exit === null ? entry.pid : await livePostmasterPid(pgdata);
-  if (pid === null) return entry?.exit ?? null;
+  const pid = await currentPid(pgdata);
+  if (pid === null) return spawned.get(pgdata)?.exit ?? null;
   try {
     process.kill(pid, signal);
   } catch (err) {

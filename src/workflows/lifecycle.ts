@@ -4,7 +4,7 @@ import * as wf from '@temporalio/workflow';
 import type { ParsedSpec } from '../spec/parse';
 import type { PostmasterExit } from '../activities/postmaster';
 import { acts } from './activity-proxies';
-import { errorChain } from './errors';
+import { errorChain, postgresExitMessage } from './errors';
 import { configureUpdate, FAILURE, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
 import { lsnLease } from './lease';
 import { computeReconfigure } from './reconfigure';
@@ -305,13 +305,7 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
       const exit: PostmasterExit = postgresExit;
       stopWatching();
       state.postgresRunning = false;
-      // An adopted postmaster (started by a worker that died) has no exit status we can know.
-      const message =
-        exit.code !== null
-          ? `Postgres exited unexpectedly with code ${exit.code}`
-          : exit.signal
-            ? `Postgres exited unexpectedly: killed by signal ${exit.signal}`
-            : 'Postgres exited unexpectedly';
+      const message = postgresExitMessage(exit);
       if (state.status === 'failed') state.error = message;
       else setStatus('failed', message);
       configureHandled = configureRequests; // a pending /configure answers with the failure

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { PgLogForwarder } from '../../activities/pg-log';
-import { spawnOptions, type RunAs } from '../../activities/os';
+import { postgresEnv, spawnOptions, type RunAs } from '../../activities/os';
 import { formatLsn, parseLsn } from './lsn';
 
 const CHECK_TIMEOUT_MS = 100;
@@ -76,9 +76,7 @@ export async function checkSafekeepersSynced(safekeepers: string[], tenant: stri
  * written postgresql.conf) and NEON_AUTH_TOKEN; the one stdout line is the LSN.
  */
 export async function syncSafekeepers(postgres: string, pgdata: string, token: string | null, runAs: RunAs | null, onTick: () => void): Promise<string> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PGDATA: pgdata };
-  delete env.NEON_AUTH_TOKEN;
-  if (token) env.NEON_AUTH_TOKEN = token;
+  const env = postgresEnv(token, { PGDATA: pgdata });
   const child = spawn(postgres, ['--sync-safekeepers'], spawnOptions(runAs, { env, cwd: pgdata, stdio: ['ignore', 'pipe', 'pipe'] }));
   syncChild = child;
   new PgLogForwarder(child.stderr!);
