@@ -110,7 +110,7 @@ export function createActivities(s: ComputeSettings, metrics?: { migrationFailur
 }
 
 function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
-  const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, postgres: s.postgres, pgbinDir: path.dirname(s.postgres), runAs: s.runAs, heartbeat });
+  const storageCtx = (): StorageContext => ({ pgdata: s.pgdata, postgres: s.postgres, pgbinDir: path.dirname(s.postgres), runAs: s.runAs });
 
   async function writePostgresqlConf(parsed: ParsedSpec): Promise<void> {
     const conf = renderPostgresqlConf(parsed, {
@@ -124,7 +124,7 @@ function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Co
   return {
     /** §4.3: stop a postmaster left on PGDATA, wipe PGDATA, write postgresql.conf. */
     async preparePgdata(parsed: ParsedSpec): Promise<void> {
-      if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', heartbeat, 30_000);
+      if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000);
       await fs.rm(s.pgdata, { recursive: true, force: true });
       await fs.mkdir(s.pgdata, { recursive: true, mode: 0o700 });
       await fs.chmod(s.pgdata, 0o700);
@@ -176,11 +176,11 @@ function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Co
       // A retry after the worker died may find the postmaster it had started: adopt it, never double it.
       const running = await livePostmasterPid(s.pgdata);
       if (running !== null) {
-        await awaitAdoptedReady(s.pgdata, heartbeat);
+        await awaitAdoptedReady(s.pgdata);
         return { pid: running };
       }
       try {
-        const pid = await startPostmaster({ postgres: s.postgres, pgdata: s.pgdata, runAs: s.runAs, env }, heartbeat);
+        const pid = await startPostmaster({ postgres: s.postgres, pgdata: s.pgdata, runAs: s.runAs, env });
         return { pid };
       } catch (err) {
         // A retry would wipe nothing and meet the same configuration: let the workflow decide.
@@ -229,12 +229,12 @@ function computeActivities(s: ComputeSettings, metrics?: { migrationFailures: Co
 
     /** Long-running: resolves when the postmaster exits. Heartbeats so a lost worker is noticed. */
     async watchPostgres(): Promise<PostmasterExit> {
-      return waitForExit(s.pgdata, heartbeat, cancellation());
+      return waitForExit(s.pgdata, cancellation());
     },
 
     /** fast = SIGINT (fast shutdown: clients disconnected, shutdown checkpoint); immediate = SIGQUIT. */
     async stopPostgres(mode: TerminateMode): Promise<PostmasterExit | null> {
-      return stopPostmaster(s.pgdata, mode === 'fast' ? 'SIGINT' : 'SIGQUIT', heartbeat);
+      return stopPostmaster(s.pgdata, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     },
 
     /** After Postgres stopped: the LSN /terminate reports (Primary only). */

@@ -58,11 +58,11 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a program to completion, capturing its output. `onTick` is called every second (heartbeats). */
+/** Runs a program to completion, capturing its output. */
 export function runProgram(
   file: string,
   args: string[],
-  opts: { runAs: RunAs | null; env?: NodeJS.ProcessEnv; cwd?: string; onTick?: () => void; signal?: AbortSignal },
+  opts: { runAs: RunAs | null; env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, spawnOptions(opts.runAs, {
@@ -75,15 +75,8 @@ export function runProgram(
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
-    const tick = opts.onTick ? setInterval(opts.onTick, 1000) : undefined;
-    child.on('error', (err) => {
-      clearInterval(tick);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearInterval(tick);
-      resolve({ code, signal, stdout, stderr });
-    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 

@@ -88,7 +88,7 @@ export interface SpawnSpec {
 }
 
 /** Spawns the postmaster and waits for readiness. Returns the PID. */
-export async function startPostmaster(s: SpawnSpec, onTick: () => void = () => {}): Promise<number> {
+export async function startPostmaster(s: SpawnSpec): Promise<number> {
   const existing = await livePostmasterPid(s.pgdata);
   if (existing !== null) throw new Error(`a postmaster (pid ${existing}) is already running on ${s.pgdata}`);
   const child = spawn(s.postgres, ['-D', s.pgdata, ...(s.args ?? [])], spawnOptions(s.runAs, {
@@ -113,11 +113,11 @@ export async function startPostmaster(s: SpawnSpec, onTick: () => void = () => {
     await entry.exited;
     throw new Error(`could not spawn ${s.postgres}`);
   }
-  await waitReady(s.pgdata, entry, onTick);
+  await waitReady(s.pgdata, entry);
   return child.pid;
 }
 
-async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Promise<void> {
+async function waitReady(pgdata: string, entry: Spawned): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let wake: () => void = () => {};
   let watcher: FSWatcher | undefined;
@@ -135,7 +135,6 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
       // `ready` for a primary, `standby` for a hot standby accepting read-only connections.
       if ((await postmasterState(pgdata)) !== null) return;
       if (Date.now() > deadline) throw new Error(withTail('timed out while waiting for Postgres to start', pgdata));
-      onTick();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 100);
         wake = () => {
@@ -151,35 +150,29 @@ async function waitReady(pgdata: string, entry: Spawned, onTick: () => void): Pr
 }
 
 /** Waits until a postmaster we did not spawn (left by a dead worker) accepts connections. */
-export async function awaitAdoptedReady(pgdata: string, onTick: () => void): Promise<void> {
+export async function awaitAdoptedReady(pgdata: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while ((await postmasterState(pgdata)) === null) {
     if ((await livePostmasterPid(pgdata)) === null) throw new Error('Postgres left by an earlier attempt exited while starting');
     if (Date.now() > deadline) throw new Error('timed out while waiting for Postgres to start');
-    onTick();
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Resolves when the postmaster on PGDATA has exited (or at once if none runs). */
-export async function waitForExit(pgdata: string, onTick: () => void, abort?: AbortSignal): Promise<PostmasterExit> {
+export async function waitForExit(pgdata: string, abort?: AbortSignal): Promise<PostmasterExit> {
   const entry = spawned.get(pgdata);
-  const tick = setInterval(onTick, 1000);
-  try {
-    if (entry && entry.exit === null && isAlive(entry.pid)) {
-      return await Promise.race([entry.exited, aborted(abort)]);
-    }
-    if (entry?.exit) return entry.exit;
-    // Not ours (adopted after a worker restart): poll the pid; its exit code is not knowable.
-    const stop = aborted(abort);
-    stop.catch(() => undefined);
-    for (;;) {
-      const pid = await livePostmasterPid(pgdata);
-      if (pid === null) return { code: null, signal: null };
-      await Promise.race([new Promise((r) => setTimeout(r, 500)), stop]);
-    }
-  } finally {
-    clearInterval(tick);
+  if (entry && entry.exit === null && isAlive(entry.pid)) {
+    return Promise.race([entry.exited, aborted(abort)]);
+  }
+  if (entry?.exit) return entry.exit;
+  // Not ours (adopted after a worker restart): poll the pid; its exit code is not knowable.
+  const stop = aborted(abort);
+  stop.catch(() => undefined);
+  for (;;) {
+    const pid = await livePostmasterPid(pgdata);
+    if (pid === null) return { code: null, signal: null };
+    await Promise.race([new Promise((r) => setTimeout(r, 500)), stop]);
   }
 }
 
@@ -208,7 +201,6 @@ export async function signalPostmaster(pgdata: string, signal: NodeJS.Signals): 
 export async function stopPostmaster(
   pgdata: string,
   signal: NodeJS.Signals,
-  onTick: () => void = () => {},
   timeoutMs = 120_000,
 ): Promise<PostmasterExit | null> {
   const pid = await currentPid(pgdata);
@@ -221,7 +213,7 @@ export async function stopPostmaster(
   const timer = new AbortController();
   const t = setTimeout(() => timer.abort(new Error(`Postgres (pid ${pid}) did not stop within ${timeoutMs} ms after ${signal}`)), timeoutMs);
   try {
-    return await waitForExit(pgdata, onTick, timer.signal);
+    return await waitForExit(pgdata, timer.signal);
   } finally {
     clearTimeout(t);
   }

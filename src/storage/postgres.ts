@@ -80,7 +80,7 @@ export const postgresStorage: StorageBackend = {
       pgBasebackup,
       // fast checkpoint: do not wait for a spread checkpoint; no fsync: a crash means a new basebackup anyway.
       ['-d', connstring, '-D', staging, '-X', 'stream', '-c', 'fast', '--no-sync', '--no-manifest'],
-      { runAs: ctx.runAs, env, onTick: ctx.heartbeat },
+      { runAs: ctx.runAs, env },
     ).catch((err: Error) => {
       throw ApplicationFailure.nonRetryable(`cannot run ${pgBasebackup}: ${err.message}`, 'BasebackupFailed');
     });

@@ -9,8 +9,6 @@ export interface StorageContext {
   /** Directory of the PostgreSQL binaries. */
   pgbinDir: string;
   runAs: RunAs | null;
-  /** Called periodically during long operations (activity heartbeats). */
-  heartbeat: () => void;
 }
 
 export interface BasebackupResult {

@@ -23,7 +23,7 @@ export const neonStorage: StorageBackend = {
     const checkMs = Date.now() - t0;
     if (synced !== null) return { lsn: synced, checkMs, syncMs: 0 };
     const t1 = Date.now();
-    const lsn = await syncSafekeepers(ctx.postgres, ctx.pgdata, token(parsed), ctx.runAs, ctx.heartbeat);
+    const lsn = await syncSafekeepers(ctx.postgres, ctx.pgdata, token(parsed), ctx.runAs);
     return { lsn, checkMs, syncMs: Date.now() - t1 };
   },
 
@@ -43,14 +43,13 @@ export const neonStorage: StorageBackend = {
       mode: parsed.mode,
       pgdata: ctx.pgdata,
       runAs: ctx.runAs,
-      onData: ctx.heartbeat,
     });
   },
 
   /** §9: after Postgres stopped, a Primary syncs the safekeepers once more; that LSN is reported. */
   async finalLsn(parsed, ctx) {
     if (parsed.mode.type !== 'primary') return null;
-    return syncSafekeepers(ctx.postgres, ctx.pgdata, token(parsed), ctx.runAs, ctx.heartbeat);
+    return syncSafekeepers(ctx.postgres, ctx.pgdata, token(parsed), ctx.runAs);
   },
 };
 

@@ -41,7 +41,6 @@ export interface BasebackupRequest {
   mode: ComputeMode;
   pgdata: string;
   runAs: RunAs | null;
-  onData: () => void;
 }
 
 /** Streams COPY OUT → byte counter → gunzip → tar extraction into PGDATA; nothing is buffered whole. */
@@ -57,7 +56,6 @@ export async function fetchBasebackup(r: BasebackupRequest): Promise<{ bytes: nu
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
-        r.onData();
         if (!midway && bytes >= 1024 * 1024) {
           midway = true;
           void failpoint('fetchBasebackup-mid').then(() => done(null, chunk));

@@ -75,14 +75,13 @@ export async function checkSafekeepersSynced(safekeepers: string[], tenant: stri
  * `<postgres> --sync-safekeepers` with PGDATA (it reads neon.safekeepers etc. from the freshly
  * written postgresql.conf) and NEON_AUTH_TOKEN; the one stdout line is the LSN.
  */
-export async function syncSafekeepers(postgres: string, pgdata: string, token: string | null, runAs: RunAs | null, onTick: () => void): Promise<string> {
+export async function syncSafekeepers(postgres: string, pgdata: string, token: string | null, runAs: RunAs | null): Promise<string> {
   const env = postgresEnv(token, { PGDATA: pgdata });
   const child = spawn(postgres, ['--sync-safekeepers'], spawnOptions(runAs, { env, cwd: pgdata, stdio: ['ignore', 'pipe', 'pipe'] }));
   syncChild = child;
   new PgLogForwarder(child.stderr!);
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
-  const tick = setInterval(onTick, 1000);
   try {
     const status = await new Promise<string>((resolve, reject) => {
       child.on('error', reject);
@@ -93,7 +92,6 @@ export async function syncSafekeepers(postgres: string, pgdata: string, token: s
     }
     return formatLsn(parseLsn(stdout.trim()));
   } finally {
-    clearInterval(tick);
     if (syncChild === child) syncChild = null;
   }
 }
