@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createActivities } from '../src/activities';
-import { chown, resolveRunAs } from '../src/activities/os';
+import { chown, resolveRunAs } from '../src/postgres/os';
 import { freePort } from '../src/dev/ports';
 import { startUpstream } from '../src/dev/upstream';
-import { findPostgres } from '../src/pgbin';
-import { parseConfigurationRequest } from '../src/spec/parse';
+import { findPostgres } from '../src/postgres/pgbin';
+import { parseConfigurationRequest } from '../src/compute-spec/parse';
 
 export async function benchCatalog(n: number): Promise<void> {
   const postgres = findPostgres();

@@ -5,8 +5,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { ComputeClient } from './client';
 import { dataConverter } from './codec';
-import { findPostgres } from './pgbin';
-import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './spec/parse';
+import { findPostgres } from './postgres/pgbin';
+import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './compute-spec/parse';
 import { fanOutTermination, runComputeWorker } from './worker';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };

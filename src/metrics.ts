@@ -1,6 +1,6 @@
 // Prometheus metrics of the in-pod process (reference §7.1).
 import { Counter, Gauge, Registry } from 'prom-client';
-import { displayStatus, type StatusView } from './workflows/status';
+import { displayStatus, type StatusView } from './compute/status';
 
 export interface ComputeMetrics {
   registry: Registry;

@@ -4,19 +4,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ParsedSpec } from '../spec/parse';
-import { ensureMd5Line, renderPgHba, renderPostgresqlConf } from '../spec/pgconf';
+import type { ParsedSpec } from '../compute-spec/parse';
+import { ensureMd5Line, renderPgHba, renderPostgresqlConf } from '../postgres/config-files';
 import { storageFor, type BasebackupResult, type StartLsn, type StorageContext } from '../storage';
 import { acquireLeases, type LeaseOutcome } from '../storage/neon';
 import type { Counter } from 'prom-client';
-import type { TerminateMode } from '../workflows/status';
-import { adminDatabase, adminUser } from './admin-connection';
-import { applySpecSql, type ApplyResult } from './catalog/apply';
-import { runMigrations, type MigrationReport } from './catalog/migrations';
-import { firstStartConcurrency } from './catalog/plan';
-import { failpoint } from './failpoints';
-import { chown, postgresEnv, writeOwnedFile, type RunAs } from './os';
-import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from './reload';
+import type { TerminateMode } from '../compute/status';
+import { adminDatabase, adminUser } from '../postgres/admin-connection';
+import { applySpecSql, type ApplyResult } from '../postgres/catalog/apply';
+import { runMigrations, type MigrationReport } from '../postgres/catalog/migrations';
+import { firstStartConcurrency } from '../postgres/catalog/plan';
+import { failpoint } from '../postgres/failpoints';
+import { chown, postgresEnv, writeOwnedFile, type RunAs } from '../postgres/os';
+import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from '../postgres/reload';
 import {
   awaitAdoptedReady,
   livePostmasterPid,
@@ -24,7 +24,7 @@ import {
   stopPostmaster,
   waitForExit,
   type PostmasterExit,
-} from './postmaster';
+} from '../postgres/postmaster';
 
 /** Worker-side settings of the one compute this worker runs (the in-pod process's flags). */
 export interface ComputeSettings {

@@ -2,10 +2,10 @@
 // call has a deadline: an update or query with no worker polling would otherwise wait forever.
 import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
 import { configureUpdate, FAILURE, lifecycleWorkflowId, statusQuery, taskQueueFor, terminateUpdate } from '../workflows/messages';
-import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../workflows/status';
+import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export type ComputeErrorKind = 'invalid_status' | 'bad_request' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
 

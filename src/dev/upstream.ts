@@ -2,8 +2,8 @@
 // cloud_admin as its superuser so that computes copied from it have the role compute-ctl uses.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chown, runProgram, tail, type RunAs } from '../activities/os';
-import { startPostmaster, stopPostmaster } from '../activities/postmaster';
+import { chown, runProgram, tail, type RunAs } from '../postgres/os';
+import { startPostmaster, stopPostmaster } from '../postgres/postmaster';
 
 export interface UpstreamOptions {
   pgdata: string;

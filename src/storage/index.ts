@@ -1,4 +1,4 @@
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import { neonStorage } from './neon';
 import { postgresStorage } from './postgres';
 import type { StorageBackend } from './types';

@@ -6,10 +6,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client } from 'pg';
-import { failpoint } from '../activities/failpoints';
-import { chown, runProgram, tail } from '../activities/os';
+import { failpoint } from '../postgres/failpoints';
+import { chown, runProgram, tail } from '../postgres/os';
 import { clearForBasebackup } from './pgdata';
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import type { StorageBackend, StorageContext } from './types';
 
 /** Files of the upstream that the compute does not take over (it writes its own). */

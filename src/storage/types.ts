@@ -1,6 +1,6 @@
 // What a storage backend provides to the startup and termination steps.
-import type { ParsedSpec } from '../spec/parse';
-import type { RunAs } from '../activities/os';
+import type { ParsedSpec } from '../compute-spec/parse';
+import type { RunAs } from '../postgres/os';
 
 export interface StorageContext {
   pgdata: string;

@@ -4,11 +4,11 @@
 // (the compute keeps running). It continues-as-new so a compute that runs for weeks keeps a small
 // history, and reports its state to the lifecycle workflow for /status and /metrics.
 import * as wf from '@temporalio/workflow';
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { errorChain } from './errors';
 import { leaseUpdateSignal, pageserversChangedSignal } from './messages';
-import type { LeaseState } from './status';
+import type { LeaseState } from '../compute/status';
 
 export const LEASE_REFUSED = 'Permanent error: lease could not be obtained, LSN is behind the GC cutoff';
 const FIRST_BACKOFF_MS = 500;

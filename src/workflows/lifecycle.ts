@@ -1,8 +1,8 @@
 // The entity workflow of one compute (workflow ID compute-<id>). It owns the status (reference §3)
 // and the current spec; starts, reconfigurations and terminations run as child workflows.
 import * as wf from '@temporalio/workflow';
-import type { ParsedSpec } from '../spec/parse';
-import type { PostmasterExit } from '../activities/postmaster';
+import type { ParsedSpec } from '../compute-spec/parse';
+import type { PostmasterExit } from '../postgres/postmaster';
 import { acts } from './activity-proxies';
 import { errorChain, postgresExitMessage } from './errors';
 import { configureUpdate, FAILURE, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
@@ -22,7 +22,7 @@ import {
   type StartupMetrics,
   type StatusView,
   type TerminateMode,
-} from './status';
+} from '../compute/status';
 import { computeTermination } from './termination';
 
 /** Everything the workflow knows; plain data so it can be carried through continue-as-new. */

@@ -1,7 +1,7 @@
 // Handler definitions of the lifecycle workflow, shared by the workflow, the client and the API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ParsedSpec } from '../spec/parse';
-import type { LeaseState, StatusView, TerminateMode, TerminateResult } from './status';
+import type { ParsedSpec } from '../compute-spec/parse';
+import type { LeaseState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
 
 export const statusQuery = defineQuery<StatusView>('status');
 /** Completes when the compute is running (returns the status) or failed (fails). */

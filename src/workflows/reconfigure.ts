@@ -2,7 +2,7 @@
 // postgresql.conf, reload, and (Primary) apply the spec to the catalog; report the settings that
 // wait for a restart (no automatic restart).
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { errorChain } from './errors';
 

@@ -1,8 +1,8 @@
 // The startup sequence (reference §4.2-§4.7) written once, over an interface of steps: the
 // computeStartup workflow runs it with activities, the benchmark runs it with direct calls, so both
 // measure the same sequence. Deterministic: no I/O here, only the steps and the clock given.
-import type { ParsedSpec } from '../spec/parse';
-import type { StartupMetrics, TerminateMode } from './status';
+import type { ParsedSpec } from '../compute-spec/parse';
+import type { StartupMetrics, TerminateMode } from '../compute/status';
 
 export interface StartupSteps {
   preparePgdata(parsed: ParsedSpec): Promise<void>;

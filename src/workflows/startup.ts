@@ -2,7 +2,7 @@
 // workflow in the Temporal UI, with the reference's error text as its message.
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { ComputeActivities } from '../activities';
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { POLICIES } from './policies';
 import { errorChain } from './errors';

@@ -1,8 +1,8 @@
 // Termination (reference §9): stop Postgres (fast = SIGINT, immediate = SIGQUIT), then, for a
 // Primary that had started, read the LSN to report.
-import type { ParsedSpec } from '../spec/parse';
+import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
-import type { TerminateMode } from './status';
+import type { TerminateMode } from '../compute/status';
 
 export interface TerminationInput {
   mode: TerminateMode;

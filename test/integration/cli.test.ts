@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
-import { isAlive, livePostmasterPid, stopPostmaster } from '../../src/activities/postmaster';
+import { isAlive, livePostmasterPid, stopPostmaster } from '../../src/postgres/postmaster';
 import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
 import { BIN, computeSlot, spawnWorker, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
-import { isAlive } from '../../src/activities/postmaster';
+import { isAlive } from '../../src/postgres/postmaster';
 import { configurationRequest, json, postJson, useCompute } from '../support/stack';
 import { scramVerifier } from '../support/scram';
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
-import { livePostmasterPid } from '../../src/activities/postmaster';
+import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { recordHistories } from '../support/histories';
 import { json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';

@@ -1,7 +1,7 @@
 // Postgres dying under a running compute, a lifecycle that continues-as-new, and hostile input.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { livePostmasterPid } from '../../src/activities/postmaster';
+import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { recordHistories } from '../support/histories';
 import { configurationRequest, json, postJson, startCompute, until, useCompute, type ComputeUnderTest } from '../support/stack';
 

@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { chown, resolveRunAs, type RunAs } from '../../src/activities/os';
+import { chown, resolveRunAs, type RunAs } from '../../src/postgres/os';
 import { freePort } from '../../src/dev/ports';
 import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
 import { startUpstream, type Upstream } from '../../src/dev/upstream';
-import { findPostgres } from '../../src/pgbin';
+import { findPostgres } from '../../src/postgres/pgbin';
 import { installRuntime } from '../../src/runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/worker';
 import { recordHistories } from './histories';
@@ -129,7 +129,7 @@ export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Pro
     api: (pathname, init) => fetch(`${worker.externalUrl}${pathname}`, init),
     async stop() {
       // Whatever state the test left it in, no Postgres may outlive it.
-      const { stopPostmaster } = await import('../../src/activities/postmaster');
+      const { stopPostmaster } = await import('../../src/postgres/postmaster');
       await stopPostmaster(pgdata, 'SIGQUIT').catch(() => undefined);
       await worker.shutdown();
     },

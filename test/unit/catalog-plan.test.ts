@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { redact } from '../../src/activities/catalog/execute';
-import { firstStartConcurrency, planDatabase, planSystem, revokeGrantsBlock, type Phase } from '../../src/activities/catalog/plan';
-import type { ClusterSnapshot, DatabaseSnapshot } from '../../src/activities/catalog/snapshot';
-import { parseComputeSpec } from '../../src/spec/parse';
+import { redact } from '../../src/postgres/catalog/execute';
+import { firstStartConcurrency, planDatabase, planSystem, revokeGrantsBlock, type Phase } from '../../src/postgres/catalog/plan';
+import type { ClusterSnapshot, DatabaseSnapshot } from '../../src/postgres/catalog/snapshot';
+import { parseComputeSpec } from '../../src/compute-spec/parse';
 
 const opts = { priv: 'neon_superuser', adminUser: 'cloud_admin', systemDb: 'postgres' };
 

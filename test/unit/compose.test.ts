@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { buildProgram } from '../../src/cli';
-import { parseConfigurationRequest } from '../../src/spec/parse';
+import { parseConfigurationRequest } from '../../src/compute-spec/parse';
 
 const ROOT = path.join(__dirname, '../../..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, SpecError } from '../../src/spec/parse';
+import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, SpecError } from '../../src/compute-spec/parse';
 
 const fixture = () => JSON.parse(readFileSync(path.join(__dirname, '../../../test/fixtures/neon-attached-config.json'), 'utf8'));
 const spec = () => fixture().spec;

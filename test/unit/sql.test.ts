@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { dollarQuote, passwordClause, quoteIdent, quoteLiteral, renderSqlOptions, samePassword } from '../../src/activities/catalog/sql';
+import { dollarQuote, passwordClause, quoteIdent, quoteLiteral, renderSqlOptions, samePassword } from '../../src/postgres/catalog/sql';
 
 describe('SQL quoting (§5.4, §2.3)', () => {
   test('identifiers are always double-quoted with quotes doubled', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import { PgLogForwarder } from '../../src/activities/pg-log';
+import { PgLogForwarder } from '../../src/postgres/pg-log';
 import { splitPassword } from '../../src/storage/postgres';
 import { errorChain } from '../../src/workflows/errors';
 

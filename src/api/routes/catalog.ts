@@ -1,6 +1,6 @@
 // Routes that read the compute's catalog directly (reference §6.3).
 import type { FastifyInstance } from 'fastify';
-import { listDbsAndRoles } from '../../activities/catalog/inventory';
+import { listDbsAndRoles } from '../../postgres/catalog/inventory';
 
 export async function catalogRoutes(app: FastifyInstance, opts: { connstr: string }): Promise<void> {
   app.get('/dbs_and_roles', async (request, reply) => {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ComputeError, type ComputeClient } from '../../client';
-import { parseConfigurationRequest, SpecError } from '../../spec/parse';
+import { parseConfigurationRequest, SpecError } from '../../compute-spec/parse';
 
 const TerminateQuery = Type.Object({ mode: Type.Optional(Type.String()) });
 

@@ -1,8 +1,8 @@
 // Neon's storage: safekeepers for the start LSN, the pageserver for basebackups and LSN leases.
 import { ApplicationFailure } from '@temporalio/common';
-import type { ParsedSpec } from '../../spec/parse';
-import { shardKey } from '../../spec/parse';
-import type { PageserverConnectionInfo } from '../../spec/schema';
+import type { ParsedSpec } from '../../compute-spec/parse';
+import { shardKey } from '../../compute-spec/parse';
+import type { PageserverConnectionInfo } from '../../compute-spec/schema';
 import type { StorageBackend, StorageContext } from '../types';
 import { clearForBasebackup } from '../pgdata';
 import { basebackupQuery, fetchBasebackup, leaseLsn, shardZeroUrl, tenantShardId } from './pageserver';

@@ -7,11 +7,11 @@ import { Client, type ClientConfig } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { to as copyTo } from 'pg-copy-streams';
 import * as tar from 'tar';
-import type { ComputeMode } from '../../spec/parse';
-import { shardKey } from '../../spec/parse';
-import type { PageserverConnectionInfo } from '../../spec/schema';
-import { failpoint } from '../../activities/failpoints';
-import type { RunAs } from '../../activities/os';
+import type { ComputeMode } from '../../compute-spec/parse';
+import { shardKey } from '../../compute-spec/parse';
+import type { PageserverConnectionInfo } from '../../compute-spec/schema';
+import { failpoint } from '../../postgres/failpoints';
+import type { RunAs } from '../../postgres/os';
 
 export function pageserverClientConfig(libpqUrl: string, token: string | null, extra: Partial<ClientConfig> = {}): ClientConfig {
   const config = parseIntoClientConfig(libpqUrl);

@@ -2,8 +2,8 @@
 // (fast path), else `postgres --sync-safekeepers`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
-import { PgLogForwarder } from '../../activities/pg-log';
-import { postgresEnv, spawnOptions, type RunAs } from '../../activities/os';
+import { PgLogForwarder } from '../../postgres/pg-log';
+import { postgresEnv, spawnOptions, type RunAs } from '../../postgres/os';
 import { formatLsn, parseLsn } from './lsn';
 
 const CHECK_TIMEOUT_MS = 100;

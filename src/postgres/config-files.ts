@@ -1,7 +1,7 @@
 // Rendering of postgresql.conf, pg_hba.conf and friends (reference §2.3, §4.3, §4.6). Pure
 // functions of the spec and the worker's options, so they are unit-tested without a server.
-import type { GenericOption } from './schema';
-import { shardKey, type ParsedSpec } from './parse';
+import type { GenericOption } from '../compute-spec/schema';
+import { shardKey, type ParsedSpec } from '../compute-spec/parse';
 
 /** A configuration-file string literal: single quotes, `'` doubled, `\` doubled. */
 export function confQuote(value: string): string {

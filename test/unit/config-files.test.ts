@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { parseComputeSpec } from '../../src/spec/parse';
-import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/spec/pgconf';
+import { parseComputeSpec } from '../../src/compute-spec/parse';
+import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/postgres/config-files';
 
 const spec = () => JSON.parse(readFileSync(path.join(__dirname, '../../../test/fixtures/neon-attached-config.json'), 'utf8')).spec;
 const opts = { internalHttpPort: 3081, privilegedRoleName: 'neon_superuser' };

@@ -1,6 +1,6 @@
 // The statements that reconcile the catalog with the spec, phase by phase in the order of §5.5,
 // planned from a snapshot so that only real changes are issued. Pure: unit-tested without a server.
-import { findOption, type ParsedSpec } from '../../spec/parse';
+import { findOption, type ParsedSpec } from '../../compute-spec/parse';
 import type { ClusterSnapshot, DatabaseSnapshot, DatabaseState } from './snapshot';
 import { dollarQuote, passwordClause, quoteIdent, quoteLiteral, renderSqlOptions, samePassword } from './sql';
 

@@ -1,5 +1,5 @@
 // SQL quoting (reference §5.4, §2.3).
-import type { GenericOption } from '../../spec/schema';
+import type { GenericOption } from '../../compute-spec/schema';
 
 /** Identifier: always double-quoted, embedded `"` doubled. */
 export function quoteIdent(name: string): string {

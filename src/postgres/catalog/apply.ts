@@ -1,5 +1,5 @@
 // apply_spec_sql (§5.5): snapshot, plan, execute, phase by phase.
-import type { ParsedSpec } from '../../spec/parse';
+import type { ParsedSpec } from '../../compute-spec/parse';
 import { withAdminClient } from '../admin-connection';
 import { forEachLimit, runGroup, runPhase } from './execute';
 import { DROP_SUBSCRIPTIONS_SQL, planDatabase, planSystem, type PlanOptions } from './plan';
