@@ -1,0 +1,69 @@
+// Roles, databases and the privileged role's migrations (§5).
+import { ApplicationFailure } from '@temporalio/common';
+import type { Counter } from 'prom-client';
+import type { ParsedSpec } from '../compute-spec/parse';
+import { adminDatabase, adminUser } from '../postgres/admin-connection';
+import { applySpecSql, type ApplyResult } from '../postgres/catalog/apply';
+import { runMigrations, type MigrationReport } from '../postgres/catalog/migrations';
+import { firstStartConcurrency } from '../postgres/catalog/plan';
+import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from '../postgres/reload';
+import type { ComputeSettings } from './settings';
+
+/**
+ * An error Postgres answered (it has a SQLSTATE) will be answered again: fail at once. Connection
+ * errors (class 08, admin shutdown 57P) and a dead worker are retried by the activity's policy.
+ */
+async function nonRetryableSqlErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (/^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)) throw ApplicationFailure.nonRetryable((err as Error).message, 'CatalogFailed');
+    throw err;
+  }
+}
+
+export interface CatalogResult {
+  statements: number;
+  /** Milliseconds per phase of §5.5 (empty when the catalog was not touched). */
+  phases: { name: string; ms: number }[];
+  /** Settings whose new value needs a restart (pg_settings.pending_restart). */
+  pendingRestart: string[];
+}
+
+export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
+  return {
+    /**
+     * §5.1: apply the spec to the catalog (Primary, unless skip_pg_catalog_updates) with the limits
+     * lifted by the override file, then reload and report settings waiting for a restart. The
+     * first start takes its concurrency from max_connections, a reconfiguration from
+     * reconfigure_concurrency.
+     */
+    async applyCatalog(parsed: ParsedSpec, opts: { firstStart?: boolean } = {}): Promise<CatalogResult> {
+      const firstStart = opts.firstStart ?? true;
+      let applied: ApplyResult = { statements: 0, phases: [] };
+      if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
+        await writeOverride(s.pgdata, s.runAs);
+        await reloadAndWait(s.connstr);
+        applied = await nonRetryableSqlErrors(() => applySpecSql(parsed, {
+          connstr: s.connstr,
+          priv: s.privilegedRoleName,
+          adminUser: adminUser(s.connstr),
+          systemDb: adminDatabase(s.connstr),
+          concurrency: firstStart ? firstStartConcurrency(parsed) : Math.max(1, parsed.spec.reconfigure_concurrency ?? 1),
+        }));
+        await truncateOverride(s.pgdata, s.runAs);
+        if (firstStart) await enableSubscribers(s.pgdata, s.runAs);
+      }
+      return { ...applied, pendingRestart: await reloadAndWait(s.connstr) };
+    },
+
+    /** §5.8, in the background after the first start of a Primary; failures are counted, never fatal. */
+    async runMigrations(parsed: ParsedSpec): Promise<MigrationReport | null> {
+      if (parsed.mode.type !== 'primary' || parsed.spec.skip_pg_catalog_updates) return null;
+      const report = await runMigrations(s.connstr, s.privilegedRoleName);
+      if (report.failed) metrics?.migrationFailures.inc({ migration_id: String(report.failed.id) });
+      return report;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// postgresql.conf of the compute: written before the basebackup and on every reconfiguration.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ParsedSpec } from '../compute-spec/parse';
+import { renderPostgresqlConf } from '../postgres/config-files';
+import { writeOwnedFile } from '../postgres/os';
+import { reloadAndWait } from '../postgres/reload';
+import type { ComputeSettings } from './settings';
+
+async function readOvercommit(): Promise<string | null> {
+  return fs.readFile('/proc/sys/vm/overcommit_memory', 'utf8').catch(() => null);
+}
+
+export async function writePostgresqlConf(s: ComputeSettings, parsed: ParsedSpec): Promise<void> {
+  const conf = renderPostgresqlConf(parsed, {
+    internalHttpPort: s.internalHttpPort,
+    privilegedRoleName: s.privilegedRoleName,
+    overcommitMemory: await readOvercommit(),
+  });
+  await writeOwnedFile(path.join(s.pgdata, 'postgresql.conf'), conf, s.runAs);
+}
+
+export function configActivities(s: ComputeSettings) {
+  return {
+    /** Rewrites postgresql.conf and reloads (reconfiguration, §5.1). */
+    async reloadConfig(parsed: ParsedSpec): Promise<void> {
+      await writePostgresqlConf(s, parsed);
+      await reloadAndWait(s.connstr);
+    },
+  };
+}

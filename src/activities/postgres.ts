@@ -1,0 +1,47 @@
+// The compute's postmaster: started (§4.7), watched while the compute runs, stopped (§9).
+import { ApplicationFailure } from '@temporalio/common';
+import type { ParsedSpec } from '../compute-spec/parse';
+import type { TerminateMode } from '../compute/status';
+import { postgresEnv } from '../postgres/os';
+import {
+  awaitAdoptedReady,
+  livePostmasterPid,
+  startPostmaster,
+  stopPostmaster,
+  waitForExit,
+  type PostmasterExit,
+} from '../postgres/postmaster';
+import { cancellation } from './instrument';
+import type { ComputeSettings } from './settings';
+
+export function postgresActivities(s: ComputeSettings) {
+  return {
+    /** §4.7: spawn `postgres -D <pgdata>` and wait until postmaster.pid says ready. */
+    async startPostgres(parsed: ParsedSpec): Promise<{ pid: number }> {
+      const env = postgresEnv(parsed.spec.storage_auth_token);
+      // A retry after the worker died may find the postmaster it had started: adopt it, never double it.
+      const running = await livePostmasterPid(s.pgdata);
+      if (running !== null) {
+        await awaitAdoptedReady(s.pgdata);
+        return { pid: running };
+      }
+      try {
+        const pid = await startPostmaster({ postgres: s.postgres, pgdata: s.pgdata, runAs: s.runAs, env });
+        return { pid };
+      } catch (err) {
+        // A retry would wipe nothing and meet the same configuration: let the workflow decide.
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'PostgresStartFailed');
+      }
+    },
+
+    /** Long-running: resolves when the postmaster exits. Heartbeats so a lost worker is noticed. */
+    async watchPostgres(): Promise<PostmasterExit> {
+      return waitForExit(s.pgdata, cancellation());
+    },
+
+    /** fast = SIGINT (fast shutdown: clients disconnected, shutdown checkpoint); immediate = SIGQUIT. */
+    async stopPostgres(mode: TerminateMode): Promise<PostmasterExit | null> {
+      return stopPostmaster(s.pgdata, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+    },
+  };
+}

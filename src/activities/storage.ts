@@ -1,0 +1,34 @@
+// The steps that talk to the compute's storage: start LSN (§4.4), basebackup (§4.5), the final LSN
+// (§9) and LSN leases (§8.2).
+import { ApplicationFailure } from '@temporalio/common';
+import type { ParsedSpec } from '../compute-spec/parse';
+import { storageFor, type BasebackupResult, type StartLsn } from '../storage';
+import { acquireLeases, type LeaseOutcome } from '../storage/neon';
+import { storageContext, type ComputeSettings } from './settings';
+
+export function storageActivities(s: ComputeSettings) {
+  return {
+    /** §4.4: Primary asks the storage; Static uses its LSN; Replica starts from the latest (0/0). */
+    async determineStartLsn(parsed: ParsedSpec): Promise<StartLsn> {
+      if (parsed.mode.type === 'static') return { lsn: parsed.mode.lsn, checkMs: 0, syncMs: 0 };
+      if (parsed.mode.type === 'replica') return { lsn: '0/0', checkMs: 0, syncMs: 0 };
+      return storageFor(parsed).primaryStartLsn(parsed, storageContext(s));
+    },
+
+    /** §8.2: one round of LSN leases for a Static compute (the lease workflow loops). */
+    async acquireLeases(parsed: ParsedSpec): Promise<LeaseOutcome> {
+      if (parsed.mode.type !== 'static') throw ApplicationFailure.nonRetryable('only Static computes hold LSN leases', 'NotStatic');
+      return acquireLeases(parsed, parsed.mode.lsn);
+    },
+
+    /** §4.5 */
+    async fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<BasebackupResult> {
+      return storageFor(parsed).basebackup(parsed, lsn, storageContext(s));
+    },
+
+    /** After Postgres stopped: the LSN /terminate reports (Primary only). */
+    async finalLsn(parsed: ParsedSpec): Promise<string | null> {
+      return storageFor(parsed).finalLsn(parsed, storageContext(s));
+    },
+  };
+}
