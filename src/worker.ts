@@ -17,7 +17,7 @@ import { createMetrics } from './metrics';
 import { installRuntime } from './runtime';
 import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
 import type { LifecycleResult } from './workflows/lifecycle';
-import { taskQueueFor } from './workflows/messages';
+import { taskQueueFor } from './compute/ids';
 
 export interface WorkerOptions {
   computeId: string;

@@ -4,7 +4,9 @@ import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@tempora
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
-import { configureUpdate, FAILURE, lifecycleWorkflowId, statusQuery, taskQueueFor, terminateUpdate } from '../workflows/messages';
+import { FAILURE } from '../compute/failures';
+import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
+import { configureUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
 import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export type ComputeErrorKind = 'invalid_status' | 'bad_request' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';

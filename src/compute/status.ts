@@ -49,6 +49,12 @@ export function canTransition(from: ComputeStatus, to: ComputeStatus): boolean {
 
 export type TerminateMode = 'fast' | 'immediate';
 
+/** How the postmaster ended: its exit code or the signal that killed it (both null if unknown). */
+export interface PostmasterExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export function terminationPending(mode: TerminateMode): ComputeStatus {
   return mode === 'fast' ? 'termination_pending_fast' : 'termination_pending_immediate';
 }

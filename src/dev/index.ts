@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../postgres/os';
 import { findPostgres } from '../postgres/pgbin';
-import { lifecycleWorkflowId } from '../workflows/messages';
+import { lifecycleWorkflowId } from '../compute/ids';
 import { portIsFree } from './ports';
 import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-server';
 import { startUpstream, type Upstream } from './upstream';

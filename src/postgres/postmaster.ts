@@ -5,14 +5,12 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { postgresExitMessage } from '../workflows/errors';
+import type { PostmasterExit } from '../compute/status';
+import { postgresExitMessage } from '../compute/texts';
 import { PgLogForwarder } from './pg-log';
 import { spawnOptions, type RunAs } from './os';
 
-export interface PostmasterExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { PostmasterExit };
 
 interface Spawned {
   pid: number;

@@ -20,11 +20,3 @@ export function errorChain(err: unknown): string {
   if (causes.length === 1) return `${first}\n\nCaused by:\n    ${causes[0]}`;
   return `${first}\n\nCaused by:\n${causes.map((c, i) => `    ${i}: ${c}`).join('\n')}`;
 }
-
-/** Why Postgres is gone, as /status.error says it (§4.7's text). */
-export function postgresExitMessage(exit: { code: number | null; signal: string | null }): string {
-  if (exit.code !== null) return `Postgres exited unexpectedly with code ${exit.code}`;
-  if (exit.signal) return `Postgres exited unexpectedly: killed by signal ${exit.signal}`;
-  // A postmaster adopted from a worker that died: its exit status cannot be known.
-  return 'Postgres exited unexpectedly';
-}

@@ -2,10 +2,12 @@
 // and the current spec; starts, reconfigurations and terminations run as child workflows.
 import * as wf from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { PostmasterExit } from '../postgres/postmaster';
+import type { PostmasterExit } from '../compute/status';
 import { acts } from './activity-proxies';
-import { errorChain, postgresExitMessage } from './errors';
-import { configureUpdate, FAILURE, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
+import { FAILURE } from '../compute/failures';
+import { postgresExitMessage } from '../compute/texts';
+import { errorChain } from './errors';
+import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
 import { lsnLease } from './lease';
 import { computeReconfigure } from './reconfigure';
 import { computeStartup } from './startup';

@@ -13,18 +13,3 @@ export const terminateUpdate = defineUpdate<TerminateResult, [TerminateMode]>('t
 export const leaseUpdateSignal = defineSignal<[LeaseState]>('leaseUpdate');
 /** Lifecycle → lease workflow: a new spec whose pageservers may differ (wake at once). */
 export const pageserversChangedSignal = defineSignal<[ParsedSpec]>('pageserversChanged');
-
-/** Failure types the API maps to HTTP statuses. */
-export const FAILURE = {
-  invalidStatus: 'InvalidComputeStatus',
-  badRequest: 'BadRequest',
-  configurationFailed: 'ConfigurationFailed',
-} as const;
-
-export function lifecycleWorkflowId(computeId: string): string {
-  return `compute-${computeId}`;
-}
-
-export function taskQueueFor(computeId: string): string {
-  return `compute-${computeId}`;
-}
