@@ -1,5 +1,4 @@
 // Roles, databases and the privileged role's migrations (§5).
-import { ApplicationFailure } from '@temporalio/common';
 import type { Counter } from 'prom-client';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { adminDatabase, adminUser } from '../postgres/admin-connection';
@@ -8,20 +7,6 @@ import { runMigrations, type MigrationReport } from '../postgres/catalog/migrati
 import { firstStartConcurrency } from '../postgres/catalog/plan';
 import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from '../postgres/reload';
 import type { ComputeSettings } from './settings';
-
-/**
- * An error Postgres answered (it has a SQLSTATE) will be answered again: fail at once. Connection
- * errors (class 08, admin shutdown 57P) and a dead worker are retried by the activity's policy.
- */
-async function nonRetryableSqlErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (/^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)) throw ApplicationFailure.nonRetryable((err as Error).message, 'CatalogFailed');
-    throw err;
-  }
-}
 
 export interface CatalogResult {
   statements: number;
@@ -45,13 +30,13 @@ export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailu
       if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
         await writeOverride(s.pgdata, s.runAs);
         await reloadAndWait(s.connstr);
-        applied = await nonRetryableSqlErrors(() => applySpecSql(parsed, {
+        applied = await applySpecSql(parsed, {
           connstr: s.connstr,
           priv: s.privilegedRoleName,
           adminUser: adminUser(s.connstr),
           systemDb: adminDatabase(s.connstr),
           concurrency: firstStart ? firstStartConcurrency(parsed) : Math.max(1, parsed.spec.reconfigure_concurrency ?? 1),
-        }));
+        });
         await truncateOverride(s.pgdata, s.runAs);
         if (firstStart) await enableSubscribers(s.pgdata, s.runAs);
       }

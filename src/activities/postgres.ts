@@ -1,5 +1,5 @@
 // The compute's postmaster: started (§4.7), watched while the compute runs, stopped (§9).
-import { ApplicationFailure } from '@temporalio/common';
+import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { TerminateMode } from '../compute/status';
 import { postgresEnv } from '../postgres/os';
@@ -30,7 +30,7 @@ export function postgresActivities(s: ComputeSettings) {
         return { pid };
       } catch (err) {
         // A retry would wipe nothing and meet the same configuration: let the workflow decide.
-        throw ApplicationFailure.nonRetryable((err as Error).message, 'PostgresStartFailed');
+        throw ComputeFailure.permanent(FAILURE.postgresStartFailed, (err as Error).message);
       }
     },
 

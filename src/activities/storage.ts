@@ -1,6 +1,6 @@
 // The steps that talk to the compute's storage: start LSN (§4.4), basebackup (§4.5), the final LSN
 // (§9) and LSN leases (§8.2).
-import { ApplicationFailure } from '@temporalio/common';
+import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { storageFor, type BasebackupResult, type StartLsn } from '../storage';
 import { acquireLeases, type LeaseOutcome } from '../storage/neon';
@@ -17,7 +17,7 @@ export function storageActivities(s: ComputeSettings) {
 
     /** §8.2: one round of LSN leases for a Static compute (the lease workflow loops). */
     async acquireLeases(parsed: ParsedSpec): Promise<LeaseOutcome> {
-      if (parsed.mode.type !== 'static') throw ApplicationFailure.nonRetryable('only Static computes hold LSN leases', 'NotStatic');
+      if (parsed.mode.type !== 'static') throw ComputeFailure.permanent(FAILURE.notStatic, 'only Static computes hold LSN leases');
       return acquireLeases(parsed, parsed.mode.lsn);
     },
 

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
-import { ComputeError, type ComputeErrorKind } from '../client';
+import { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -12,6 +12,8 @@ export function serverOptions(logLevel: string): FastifyServerOptions {
     logger: { level: logLevel },
     bodyLimit: 4 * 1024 * 1024,
     requestIdHeader: 'x-request-id',
+    // Schema errors carry the offending value, so that error texts can name it.
+    ajv: { customOptions: { verbose: true } },
     // The request id becomes the Temporal update id: accept only sane ones.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -22,22 +24,33 @@ export function serverOptions(logLevel: string): FastifyServerOptions {
 
 export const HTTP_STATUS: Record<ComputeErrorKind, number> = {
   invalid_status: 412,
-  bad_request: 400,
   configuration_failed: 500,
   not_found: 404,
   timeout: 504,
   unavailable: 503,
 };
 
+/** A request the route refuses, with the status and the text to answer (as is). */
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
 export const commonPlugin = fp(async (app: FastifyInstance) => {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
 
-  app.setErrorHandler((error: FastifyError | ComputeError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | ComputeError | RequestError, request, reply) => {
     if (error instanceof ComputeError) {
       return reply.code(HTTP_STATUS[error.kind]).send({ error: error.message });
     }
+    if (error instanceof RequestError) return reply.code(error.statusCode).send({ error: error.message });
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'request failed');
     return reply.code(status).send({ error: status === 500 ? 'internal error' : error.message.toLowerCase() });

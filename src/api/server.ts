@@ -2,13 +2,13 @@
 // scraper) and internal (Postgres' neon extension, local_proxy).
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { ComputeClient } from '../client';
+import type { ComputeOperations } from '../client';
 import { commonPlugin, serverOptions } from './common';
 import { catalogRoutes } from './routes/catalog';
 import { computeRoutes } from './routes/compute';
 
 export interface ApiOptions {
-  computes: ComputeClient;
+  computes: ComputeOperations;
   computeId: string;
   /** The compute's Postgres as superuser, for routes that read it directly. */
   connstr: string;

@@ -1,24 +1,28 @@
 // Typed control-plane helpers over the Temporal client, used by the CLI and the HTTP API. Every
 // call has a deadline: an update or query with no worker polling would otherwise wait forever.
-import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  Client,
+  isGrpcCancelledError,
+  isGrpcDeadlineError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, ValueError, WorkflowNotFoundError } from '@temporalio/common';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
-import { FAILURE } from '../compute/failures';
+import { ComputeError, FAILURE } from '../compute/failures';
 import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
 import { configureUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
 import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
-export type ComputeErrorKind = 'invalid_status' | 'bad_request' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
+export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
-export class ComputeError extends Error {
-  constructor(
-    readonly kind: ComputeErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ComputeError';
-  }
+/** What the HTTP API asks of the client (its tests pass a fake). */
+export interface ComputeOperations {
+  status(computeId: string): Promise<StatusView>;
+  configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView>;
+  terminate(computeId: string, mode: TerminateMode, requestId?: string): Promise<TerminateResult>;
 }
 
 export interface ComputeClientOptions {
@@ -36,24 +40,22 @@ export interface ComputeSummary {
   workflowStatus: string;
 }
 
+/** A call that ran out of its deadline (or was cancelled) before Temporal answered. */
 function isTimeout(err: unknown): boolean {
-  const text = `${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? ''}`;
-  return /deadline|timeout|timed out|cancelled/i.test(text);
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcCancelledError(err);
 }
 
-/** Maps a failed update to the error the API reports. */
+/** Maps a failed update to the error the API reports, by the SDK's error classes. */
 function updateError(err: unknown): ComputeError {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-    const kind: ComputeErrorKind =
-      err.cause.type === FAILURE.invalidStatus ? 'invalid_status' : err.cause.type === FAILURE.badRequest ? 'bad_request' : 'configuration_failed';
-    return new ComputeError(kind, err.cause.message);
+    return new ComputeError(err.cause.type === FAILURE.invalidStatus ? 'invalid_status' : 'configuration_failed', err.cause.message);
   }
   if (err instanceof WorkflowNotFoundError) return new ComputeError('not_found', 'compute not found');
   if (isTimeout(err)) return new ComputeError('timeout', 'timed out waiting for the compute; the operation continues in the background');
   return new ComputeError('unavailable', `Temporal call failed: ${(err as Error).message}`);
 }
 
-export class ComputeClient {
+export class ComputeClient implements ComputeOperations {
   constructor(
     readonly client: Client,
     readonly options: ComputeClientOptions = DEFAULT_CLIENT_OPTIONS,
@@ -100,7 +102,8 @@ export class ComputeClient {
       const fromMemo = await this.statusFromMemo(computeId);
       if (fromMemo) return fromMemo;
       if (err instanceof WorkflowNotFoundError) throw new ComputeError('not_found', 'compute not found');
-      const hint = /binary\/encrypted/.test((err as Error).message) ? ' (payloads are encrypted: set COMPUTE_CTL_PAYLOAD_KEY)' : '';
+      // An undecodable answer: the workers encrypt and this client has not the key.
+      const hint = err instanceof ValueError ? ' (payloads are encrypted: set COMPUTE_CTL_PAYLOAD_KEY)' : '';
       throw new ComputeError('unavailable', `could not read the compute status: ${(err as Error).message}${hint}`);
     }
   }
@@ -115,14 +118,12 @@ export class ComputeClient {
   }
 
   /**
-   * An update that did not reach a handler: the lifecycle workflow ends at `terminated`, so a closed
-   * workflow answers like the terminated compute it was.
+   * The status of a lifecycle workflow that an update could not reach because it has closed (it
+   * ends at `terminated`): from its memo, or null when there is no such workflow.
    */
-  private async notDelivered(computeId: string, err: unknown): Promise<ComputeError> {
-    const error = updateError(err);
-    if (error.kind !== 'not_found') return error;
-    const memo = await this.statusFromMemo(computeId);
-    return memo ? new ComputeError('invalid_status', invalidStatusMessage(memo.status)) : error;
+  private async closedStatus(computeId: string, err: unknown): Promise<StatusView | null> {
+    if (!(err instanceof WorkflowNotFoundError)) return null;
+    return this.statusFromMemo(computeId);
   }
 
   async configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView> {
@@ -131,7 +132,9 @@ export class ComputeClient {
         this.handle(computeId).executeUpdate(configureUpdate, { args: [spec], updateId: requestId }),
       );
     } catch (err) {
-      throw await this.notDelivered(computeId, err);
+      // A closed workflow answers like the terminated compute it was.
+      const closed = await this.closedStatus(computeId, err);
+      throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
     }
   }
 
@@ -141,13 +144,10 @@ export class ComputeClient {
         this.handle(computeId).executeUpdate(terminateUpdate, { args: [mode], updateId: requestId }),
       );
     } catch (err) {
-      const error = await this.notDelivered(computeId, err);
+      const closed = await this.closedStatus(computeId, err);
       // A repeated /terminate finds the workflow closed: answer with the stored LSN (201).
-      if (error.message === invalidStatusMessage('terminated')) {
-        const memo = await this.statusFromMemo(computeId);
-        return { lsn: memo?.terminate_lsn ?? null, already_terminated: true };
-      }
-      throw error;
+      if (closed?.status === 'terminated') return { lsn: closed.terminate_lsn, already_terminated: true };
+      throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
     }
   }
 

@@ -1,6 +1,73 @@
-// Failure types the API maps to HTTP statuses.
+// Every way a compute operation fails, in one place (like Neon's single JsonResponse): the types of
+// the Temporal failures that workflows and activities raise (what the Temporal UI shows), the
+// domain error that storage and Postgres code throw, and the errors the client reports (which the
+// HTTP API maps to statuses).
+
+/** `type` of the ApplicationFailures raised by the workflows and activities. */
 export const FAILURE = {
+  /** An update validator refused: the compute's status does not allow the request (HTTP 412). */
   invalidStatus: 'InvalidComputeStatus',
-  badRequest: 'BadRequest',
+  /** The configure update: the start or reconfiguration failed (HTTP 500). */
   configurationFailed: 'ConfigurationFailed',
+  /** computeStartup: a step failed; the full type is `StartupFailed.<step>` (startupFailureType). */
+  startupFailed: 'StartupFailed',
+  /** computeReconfigure: reloading or applying the spec failed. */
+  reconfigureFailed: 'ReconfigureFailed',
+  /** Postgres exited or timed out while starting (not retried: the same PGDATA would fail again). */
+  postgresStartFailed: 'PostgresStartFailed',
+  /** Postgres answered a catalog statement with an error (not retried). */
+  catalogFailed: 'CatalogFailed',
+  /** The upstream refused us (authentication, unknown role or database): not retried. */
+  upstreamUnusable: 'UpstreamUnusable',
+  /** The upstream could not be reached: retried. */
+  upstreamUnreachable: 'UpstreamUnreachable',
+  /** pg_basebackup or the pageserver failed; retried unless the cause is permanent. */
+  basebackupFailed: 'BasebackupFailed',
+  /** An LSN lease was asked for a compute that is not Static. */
+  notStatic: 'NotStatic',
 } as const;
+
+export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];
+
+export function startupFailureType(step: string): string {
+  return `${FAILURE.startupFailed}.${step}`;
+}
+
+/**
+ * A failure of storage or Postgres code that knows whether trying again can help. The activity
+ * wrapper turns it into a retryable or non-retryable Temporal failure of the same type; any other
+ * error is retried by the activity's policy.
+ */
+export class ComputeFailure extends Error {
+  constructor(
+    readonly type: FailureType,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'ComputeFailure';
+  }
+
+  /** Retrying cannot help. */
+  static permanent(type: FailureType, message: string): ComputeFailure {
+    return new ComputeFailure(type, message, false);
+  }
+
+  /** May heal: retried by the activity's policy. */
+  static transient(type: FailureType, message: string): ComputeFailure {
+    return new ComputeFailure(type, message, true);
+  }
+}
+
+/** What the client reports to its callers; the HTTP API answers each kind with one status. */
+export type ComputeErrorKind = 'invalid_status' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
+
+export class ComputeError extends Error {
+  constructor(
+    readonly kind: ComputeErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ComputeError';
+  }
+}

@@ -24,7 +24,8 @@ export function displayStatus(status: ComputeStatus): string {
 
 const TRANSITIONS: Record<ComputeStatus, readonly ComputeStatus[]> = {
   empty: ['configuration_pending', 'init', 'termination_pending_fast', 'termination_pending_immediate'],
-  configuration_pending: ['init', 'configuration'],
+  // → failed: Postgres exited before the pending reconfiguration began (the request answers with it).
+  configuration_pending: ['init', 'configuration', 'failed'],
   init: ['running', 'failed'],
   running: [
     'configuration_pending',
@@ -47,7 +48,8 @@ export function canTransition(from: ComputeStatus, to: ComputeStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-export type TerminateMode = 'fast' | 'immediate';
+export const TERMINATE_MODES = ['fast', 'immediate'] as const;
+export type TerminateMode = (typeof TERMINATE_MODES)[number];
 
 /** How the postmaster ended: its exit code or the signal that killed it (both null if unknown). */
 export interface PostmasterExit {

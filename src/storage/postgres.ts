@@ -4,8 +4,8 @@
 // by the config renderer).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { Client } from 'pg';
+import { ComputeFailure, FAILURE } from '../compute/failures';
 import { failpoint } from '../postgres/failpoints';
 import { chown, runProgram, tail } from '../postgres/os';
 import { clearForBasebackup } from './pgdata';
@@ -55,8 +55,8 @@ export const postgresStorage: StorageBackend = {
       const code = (err as { code?: string }).code ?? '';
       const message = `cannot connect to the upstream: ${(err as Error).message}`;
       // Authentication, unknown role or database: retrying cannot fix these.
-      if (/^(28|3D)/.test(code)) throw ApplicationFailure.nonRetryable(message, 'UpstreamUnusable');
-      throw ApplicationFailure.retryable(message, 'UpstreamUnreachable');
+      if (/^(28|3D)/.test(code)) throw ComputeFailure.permanent(FAILURE.upstreamUnusable, message);
+      throw ComputeFailure.transient(FAILURE.upstreamUnreachable, message);
     }
     try {
       const { rows } = await client.query<{ lsn: string }>(
@@ -82,14 +82,14 @@ export const postgresStorage: StorageBackend = {
       ['-d', connstring, '-D', staging, '-X', 'stream', '-c', 'fast', '--no-sync', '--no-manifest'],
       { runAs: ctx.runAs, env },
     ).catch((err: Error) => {
-      throw ApplicationFailure.nonRetryable(`cannot run ${pgBasebackup}: ${err.message}`, 'BasebackupFailed');
+      throw ComputeFailure.permanent(FAILURE.basebackupFailed, `cannot run ${pgBasebackup}: ${err.message}`);
     });
     if (result.code !== 0) {
       await fs.rm(staging, { recursive: true, force: true });
       const message = `pg_basebackup from the upstream failed (exit ${result.code ?? result.signal}): ${tail(result.stderr, 5)}`;
       // Authentication and missing-database errors do not heal by retrying.
       const permanent = /authentication failed|no pg_hba.conf entry|does not exist|permission denied/i.test(result.stderr);
-      throw permanent ? ApplicationFailure.nonRetryable(message, 'BasebackupFailed') : ApplicationFailure.retryable(message, 'BasebackupFailed');
+      throw new ComputeFailure(FAILURE.basebackupFailed, message, !permanent);
     }
     const bytes = await dirBytes(staging);
     const entries = (await fs.readdir(staging)).filter((name) => !NOT_COPIED.has(name));

@@ -2,6 +2,7 @@
 // postgresql.conf, reload, and (Primary) apply the spec to the catalog; report the settings that
 // wait for a restart (no automatic restart).
 import { ApplicationFailure } from '@temporalio/workflow';
+import { FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { errorChain } from './errors';
@@ -20,6 +21,6 @@ export async function computeReconfigure(input: ReconfigureInput): Promise<Recon
     const catalog = await acts.applyCatalog(input.spec, { firstStart: false });
     return { pendingRestart: catalog.pendingRestart ?? [] };
   } catch (err) {
-    throw ApplicationFailure.create({ message: errorChain(err), type: 'ReconfigureFailed', nonRetryable: true });
+    throw ApplicationFailure.create({ message: errorChain(err), type: FAILURE.reconfigureFailed, nonRetryable: true });
   }
 }

@@ -2,6 +2,7 @@
 // workflow in the Temporal UI, with the reference's error text as its message.
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { ComputeActivities } from '../activities';
+import { startupFailureType } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { POLICIES } from './policies';
@@ -31,7 +32,7 @@ export async function computeStartup(input: StartupInput): Promise<StartupResult
     if (err instanceof StepError) {
       throw ApplicationFailure.create({
         message: errorChain(err),
-        type: `StartupFailed.${err.step}`,
+        type: startupFailureType(err.step),
         nonRetryable: true,
       });
     }

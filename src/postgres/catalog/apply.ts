@@ -1,4 +1,5 @@
 // apply_spec_sql (§5.5): snapshot, plan, execute, phase by phase.
+import { ComputeFailure, FAILURE } from '../../compute/failures';
 import type { ParsedSpec } from '../../compute-spec/parse';
 import { withAdminClient } from '../admin-connection';
 import { forEachLimit, runGroup, runPhase } from './execute';
@@ -17,8 +18,26 @@ export interface ApplyResult {
   phases: { name: string; ms: number }[];
 }
 
+/**
+ * An error Postgres answered (it has a SQLSTATE) will be answered again: a permanent failure.
+ * Connection errors (class 08, admin shutdown 57P) may heal and stay as they are.
+ */
+function classified(err: unknown): unknown {
+  const code = (err as { code?: string }).code ?? '';
+  if (/^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)) return ComputeFailure.permanent(FAILURE.catalogFailed, (err as Error).message);
+  return err;
+}
+
 /** Applies the spec's roles, databases and per-database settings. */
 export async function applySpecSql(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResult> {
+  try {
+    return await apply(parsed, opts);
+  } catch (err) {
+    throw classified(err);
+  }
+}
+
+async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResult> {
   const { connstr, concurrency } = opts;
   return withAdminClient(connstr, 'apply_config', async (client) => {
     const t0 = Date.now();

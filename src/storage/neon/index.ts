@@ -1,5 +1,5 @@
 // Neon's storage: safekeepers for the start LSN, the pageserver for basebackups and LSN leases.
-import { ApplicationFailure } from '@temporalio/common';
+import { ComputeFailure, FAILURE } from '../../compute/failures';
 import type { ParsedSpec } from '../../compute-spec/parse';
 import { shardKey } from '../../compute-spec/parse';
 import type { PageserverConnectionInfo } from '../../compute-spec/schema';
@@ -33,7 +33,7 @@ export const neonStorage: StorageBackend = {
     try {
       url = shardZeroUrl(pageserver);
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'BasebackupFailed');
+      throw ComputeFailure.permanent(FAILURE.basebackupFailed, (err as Error).message);
     }
     await clearForBasebackup(ctx.pgdata);
     return fetchBasebackup({

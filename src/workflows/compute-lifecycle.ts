@@ -1,0 +1,358 @@
+// The state and behaviour of one compute's lifecycle workflow, in the shape of the samples'
+// safe-message-handlers ClusterManager: the update handlers validate and record a request, the
+// main loop (lifecycle.ts) carries the requests out one at a time as child workflows, and the
+// status view answers queries and fills the memo.
+import * as wf from '@temporalio/workflow';
+import { FAILURE } from '../compute/failures';
+import {
+  canTransition,
+  CONFIGURE_ALLOWED,
+  emptyMetrics,
+  invalidStatusMessage,
+  isTerminationPending,
+  TERMINATE_ALLOWED,
+  terminationPending,
+  type ComputeStatus,
+  type LeaseState,
+  type PostmasterExit,
+  type StartupMetrics,
+  type StatusView,
+  type TerminateMode,
+  type TerminateResult,
+} from '../compute/status';
+import { postgresExitMessage } from '../compute/texts';
+import type { ParsedSpec } from '../compute-spec/parse';
+import { acts } from './activity-proxies';
+import { errorChain } from './errors';
+import { lsnLease } from './lease';
+import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
+import { computeReconfigure } from './reconfigure';
+import { computeStartup } from './startup';
+import { computeTermination } from './termination';
+
+/** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
+export interface LifecycleState {
+  computeId: string;
+  status: ComputeStatus;
+  spec: ParsedSpec | null;
+  /** When the process started, or (after waiting in `empty`) when the spec arrived (§4.1 step 5). */
+  startTime: string;
+  lastActive: string | null;
+  error: string | null;
+  terminateLsn: string | null;
+  metrics: StartupMetrics;
+  startAttempts: number;
+  reconfigureAttempts: number;
+  /** Postgres was started successfully and has not been stopped since. */
+  postgresRunning: boolean;
+  pendingRestart: string[];
+  lease: LeaseState | null;
+  /** The lsnLease child workflow was started (Static computes on Neon storage). */
+  leaseStarted: boolean;
+}
+
+export interface LifecycleInput {
+  computeId: string;
+  /** A spec known at process start (--config file): the compute starts at once. */
+  spec?: ParsedSpec | null;
+  /** When the in-pod process started (ISO 8601). */
+  processStartTime?: string;
+  /** NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES: retries of the basebackup step (default 10, §4.5). */
+  basebackupRetries?: number;
+  /** Lease rounds per lease workflow run before continue-as-new (tests lower it). */
+  leaseRoundsPerRun?: number;
+  /** Continue-as-new once the history has this many events (tests lower it). */
+  historyThreshold?: number;
+  /** The state carried through continue-as-new. */
+  state?: LifecycleState;
+}
+
+export interface LifecycleResult {
+  status: ComputeStatus;
+  lsn: string | null;
+  mode: TerminateMode | null;
+}
+
+const HISTORY_THRESHOLD = 5_000;
+
+/** A /configure (or the spec given at start) that the main loop has yet to carry out. */
+interface ConfigureRequest {
+  spec: ParsedSpec;
+  handled: boolean;
+}
+
+function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus): void {
+  if (!allowed.includes(status)) {
+    throw wf.ApplicationFailure.create({ message: invalidStatusMessage(status), type: FAILURE.invalidStatus, nonRetryable: true });
+  }
+}
+
+export class ComputeLifecycle {
+  readonly state: LifecycleState;
+  private readonly workflowId = wf.workflowInfo().workflowId;
+  private readonly continuesAsNew: boolean;
+  private pending: ConfigureRequest | null;
+  private terminateMode: TerminateMode | null = null;
+  private postgresExit: PostmasterExit | null = null;
+  private watchScope: wf.CancellationScope | null = null;
+
+  constructor(private readonly input: LifecycleInput) {
+    this.continuesAsNew = wf.patched('continue-as-new');
+    this.state = input.state ?? {
+      computeId: input.computeId,
+      status: 'empty',
+      spec: null,
+      startTime: input.processStartTime ?? new Date().toISOString(),
+      lastActive: null,
+      error: null,
+      terminateLsn: null,
+      metrics: emptyMetrics(),
+      startAttempts: 0,
+      reconfigureAttempts: 0,
+      postgresRunning: false,
+      pendingRestart: [],
+      lease: null,
+      leaseStarted: false,
+    };
+    // A spec given at start is carried out at once; after continue-as-new it has been already.
+    this.pending = input.state === undefined && input.spec ? { spec: input.spec, handled: false } : null;
+  }
+
+  registerHandlers(): void {
+    wf.setHandler(statusQuery, () => this.view());
+    wf.setHandler(leaseUpdateSignal, (lease) => {
+      this.state.lease = lease;
+    });
+    wf.setHandler(configureUpdate, (spec) => this.handleConfigure(spec), {
+      validator: (_spec: ParsedSpec) => rejectUnless(CONFIGURE_ALLOWED, this.state.status),
+    });
+    wf.setHandler(terminateUpdate, (mode) => this.handleTerminate(mode), {
+      validator: (_mode: TerminateMode) => {
+        if (this.state.status !== 'terminated') rejectUnless(TERMINATE_ALLOWED, this.state.status);
+      },
+    });
+  }
+
+  /** The /status body; also the memo, so that describe() answers when no worker is polling. */
+  view(): StatusView {
+    const { state } = this;
+    return {
+      start_time: state.startTime,
+      tenant: state.spec?.tenantId ?? null,
+      timeline: state.spec?.timelineId ?? null,
+      status: state.status,
+      last_active: state.lastActive,
+      error: state.error,
+      compute_id: state.computeId,
+      mode: state.spec?.mode.type ?? null,
+      startup_metrics: state.metrics,
+      terminate_lsn: state.terminateLsn,
+      pending_restart: state.pendingRestart,
+      lsn_lease: state.lease,
+    };
+  }
+
+  private setStatus(to: ComputeStatus, error?: string): void {
+    if (!canTransition(this.state.status, to)) throw new Error(`illegal status transition ${this.state.status} -> ${to}`);
+    this.state.status = to;
+    if (error !== undefined) this.state.error = error;
+    wf.upsertMemo({ status: this.view() });
+  }
+
+  /** Completes when the main loop has carried the request out: running (the status) or failed. */
+  private async handleConfigure(spec: ParsedSpec): Promise<StatusView> {
+    const request: ConfigureRequest = { spec, handled: false };
+    this.pending = request;
+    this.setStatus('configuration_pending');
+    await wf.condition(() => request.handled);
+    if (this.state.status === 'failed') {
+      throw wf.ApplicationFailure.create({
+        message: `compute configuration failed: ${JSON.stringify(this.state.error)}`,
+        type: FAILURE.configurationFailed,
+        nonRetryable: true,
+      });
+    }
+    return this.view();
+  }
+
+  private async handleTerminate(mode: TerminateMode): Promise<TerminateResult> {
+    if (this.state.status === 'terminated') return { lsn: this.state.terminateLsn, already_terminated: true };
+    this.terminateMode = mode;
+    this.setStatus(terminationPending(mode));
+    await wf.condition(() => this.state.status === 'terminated');
+    return { lsn: this.state.terminateLsn, already_terminated: false };
+  }
+
+  /** A new run after continue-as-new: the memo and the watch on Postgres start again. */
+  resume(): void {
+    if (this.input.state === undefined) return;
+    wf.upsertMemo({ status: this.view() });
+    if (this.state.postgresRunning) this.watchPostgres();
+  }
+
+  /** Something for the main loop to do. */
+  hasWork(): boolean {
+    return this.pending !== null || this.terminationRequested() || this.postgresExited() || this.shouldContinueAsNew();
+  }
+
+  terminationRequested(): boolean {
+    return isTerminationPending(this.state.status);
+  }
+
+  postgresExited(): boolean {
+    return this.postgresExit !== null;
+  }
+
+  /** At rest (no request pending, no handler running) and the history has grown long. */
+  shouldContinueAsNew(): boolean {
+    const { status } = this.state;
+    const info = wf.workflowInfo();
+    return (
+      this.continuesAsNew &&
+      (status === 'empty' || status === 'running' || status === 'failed') &&
+      this.pending === null &&
+      this.postgresExit === null &&
+      wf.allHandlersFinished() &&
+      (info.historyLength >= (this.input.historyThreshold ?? HISTORY_THRESHOLD) || info.continueAsNewSuggested)
+    );
+  }
+
+  async continueAsNew(): Promise<never> {
+    this.stopWatching();
+    const { spec: _spec, ...carried } = this.input;
+    return wf.continueAsNew<(input: LifecycleInput) => Promise<LifecycleResult>>({ ...carried, state: this.state });
+  }
+
+  /** Carries out the pending /configure: the first start (or a start after Postgres stopped), else a reconfiguration. */
+  async configure(): Promise<void> {
+    const request = this.pending;
+    if (request === null) return;
+    this.pending = null;
+    if (this.state.startAttempts === 0 || !this.state.postgresRunning) await this.start(request.spec, this.state.status === 'configuration_pending');
+    else await this.reconfigure(request.spec);
+    request.handled = true;
+  }
+
+  /** Postgres exited on its own: the compute has failed; a pending /configure answers with that. */
+  failOnPostgresExit(): void {
+    const exit = this.postgresExit!;
+    this.stopWatching();
+    this.state.postgresRunning = false;
+    const message = postgresExitMessage(exit);
+    if (this.state.status === 'failed') this.state.error = message;
+    else this.setStatus('failed', message);
+    if (this.pending) {
+      this.pending.handled = true;
+      this.pending = null;
+    }
+  }
+
+  async terminate(): Promise<void> {
+    this.stopWatching();
+    if (this.state.leaseStarted && wf.patched('cancel-lease-on-terminate')) {
+      await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).cancel().catch(() => undefined);
+    }
+    const hadPostgres = this.state.postgresRunning;
+    this.state.postgresRunning = false;
+    try {
+      const result = await wf.executeChild(computeTermination, {
+        workflowId: `${this.workflowId}-termination`,
+        args: [{ mode: this.terminateMode ?? 'fast', spec: hadPostgres ? this.state.spec : null }],
+      });
+      this.state.terminateLsn = result.lsn;
+    } catch (err) {
+      this.state.error = errorChain(err);
+    }
+    this.setStatus('terminated');
+  }
+
+  result(): LifecycleResult {
+    return { status: this.state.status, lsn: this.state.terminateLsn, mode: this.terminateMode };
+  }
+
+  private leaseWorkflowId(): string {
+    return `${this.workflowId}-lease`;
+  }
+
+  private async start(spec: ParsedSpec, fromConfigure: boolean): Promise<void> {
+    const { state } = this;
+    state.spec = spec;
+    if (fromConfigure) {
+      // §4.1 step 5: pool waiting is not part of the startup.
+      const now = Date.now();
+      state.metrics.wait_for_spec_ms = Math.max(0, now - Date.parse(state.startTime));
+      state.startTime = new Date(now).toISOString();
+    }
+    this.setStatus('init');
+    const attempt = ++state.startAttempts;
+    try {
+      const result = await wf.executeChild(computeStartup, {
+        workflowId: `${this.workflowId}-startup-${attempt}`,
+        args: [{ spec, basebackupRetries: this.input.basebackupRetries }],
+      });
+      state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
+      state.postgresRunning = true;
+      state.pendingRestart = result.pendingRestart ?? [];
+      state.error = null;
+      this.watchPostgres();
+      this.setStatus('running');
+      if (wf.patched('background-migrations')) {
+        // §5.8: in the background; a failure is counted by the activity, never fails the compute.
+        acts.runMigrations(spec).catch(() => undefined);
+      }
+      if (spec.mode.type === 'static' && spec.storage.type === 'neon' && wf.patched('lsn-lease')) {
+        // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
+        // termination cancels it explicitly.
+        await wf.startChild(lsnLease, {
+          workflowId: this.leaseWorkflowId(),
+          args: [{ spec, parentId: this.workflowId, roundsPerRun: this.input.leaseRoundsPerRun }],
+          parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+        });
+        state.leaseStarted = true;
+      }
+    } catch (err) {
+      this.setStatus('failed', errorChain(err));
+    }
+  }
+
+  private async reconfigure(spec: ParsedSpec): Promise<void> {
+    const { state } = this;
+    state.spec = spec;
+    if (state.leaseStarted) {
+      // The lease workflow wakes at once and leases from the new pageservers (§8.2).
+      await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).signal(pageserversChangedSignal, spec).catch(() => undefined);
+    }
+    this.setStatus('configuration');
+    const attempt = ++state.reconfigureAttempts;
+    try {
+      const result = await wf.executeChild(computeReconfigure, { workflowId: `${this.workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
+      state.pendingRestart = result?.pendingRestart ?? [];
+      state.error = null;
+      this.setStatus('running');
+    } catch (err) {
+      // Postgres keeps running after a failed reconfiguration (§3).
+      this.setStatus('failed', errorChain(err));
+    }
+  }
+
+  /** Watches the postmaster in the background; its exit wakes the main loop. */
+  private watchPostgres(): void {
+    this.postgresExit = null;
+    const scope = new wf.CancellationScope();
+    this.watchScope = scope;
+    scope.run(() => acts.watchPostgres()).then(
+      (exit) => {
+        if (this.watchScope === scope) this.postgresExit = exit;
+      },
+      (err) => {
+        if (!wf.isCancellation(err) && this.watchScope === scope) this.postgresExit = { code: null, signal: null };
+      },
+    );
+  }
+
+  private stopWatching(): void {
+    this.watchScope?.cancel();
+    this.watchScope = null;
+    this.postgresExit = null;
+  }
+}
