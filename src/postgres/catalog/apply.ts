@@ -1,9 +1,10 @@
-// apply_spec_sql (§5.5): snapshot, plan, execute, phase by phase.
+// apply_spec_sql (§5.5): snapshot, plan, then the planned phases in order.
 import { ComputeFailure, FAILURE } from '../../compute/failures';
 import type { ParsedSpec } from '../../compute-spec/parse';
 import { withAdminClient } from '../admin-connection';
 import { forEachLimit, runGroup, runPhase } from './execute';
-import { DROP_SUBSCRIPTIONS_SQL, planDatabase, planSystem, type PlanOptions } from './plan';
+import { DROP_SUBSCRIPTIONS } from './do-blocks';
+import { planCatalog, planDatabase, type PlannedPhase, type PlanOptions } from './plan';
 import { readClusterSnapshot, readDatabaseSnapshot } from './snapshot';
 
 export interface ApplyOptions extends PlanOptions {
@@ -42,43 +43,41 @@ async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResul
   return withAdminClient(connstr, 'apply_config', async (client) => {
     const t0 = Date.now();
     const snap = await readClusterSnapshot(client, parsed.timelineId ?? '');
-    const plan = planSystem(parsed, snap, opts);
+    const plan = planCatalog(parsed, snap, opts);
     // Tasks run concurrently: `count += await …` would read count before the await and lose updates.
     let count = 0;
     const add = (n: number) => (count += n);
-    const phases: ApplyResult['phases'] = [];
-    const timed = async (name: string, fn: () => Promise<unknown>) => {
-      const t0 = Date.now();
-      await fn();
-      phases.push({ name, ms: Date.now() - t0 });
+    const phases: ApplyResult['phases'] = [{ name: 'Snapshot', ms: Date.now() - t0 }];
+
+    const run = async (phase: PlannedPhase): Promise<void> => {
+      switch (phase.where) {
+        case 'system':
+          add(await runPhase(client, phase, connstr, concurrency));
+          return;
+        case 'databases-to-drop':
+          return forEachLimit(phase.databases, concurrency, async (db) => {
+            try {
+              await withAdminClient(connstr, 'apply_config', async (c) => {
+                if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) add(await runGroup(c, [DROP_SUBSCRIPTIONS]));
+              }, db);
+            } catch (err) {
+              if (!/does not exist/.test((err as Error).message)) throw err;
+            }
+          });
+        case 'each-database':
+          return forEachLimit(phase.databases, concurrency, (target) =>
+            withAdminClient(connstr, 'apply_config', async (c) => {
+              add(await runGroup(c, planDatabase(target, await readDatabaseSnapshot(c, opts.priv), plan, opts, snap.serverVersionNum)));
+            }, target.name),
+          );
+      }
     };
 
-    phases.push({ name: 'Snapshot', ms: Date.now() - t0 });
-
-    // 0. A database with an active subscription cannot be dropped.
-    await timed('PreDropSubscriptions', () => forEachLimit(plan.preDrop, concurrency, async (db) => {
-      try {
-        await withAdminClient(connstr, 'apply_config', async (c) => {
-          if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) add(await runGroup(c, [DROP_SUBSCRIPTIONS_SQL]));
-        }, db);
-      } catch (err) {
-        if (!/does not exist/.test((err as Error).message)) throw err;
-      }
-    }));
-
-    for (const phase of plan.before) await timed(phase.name, async () => add(await runPhase(client, phase, connstr, concurrency)));
-
-    // 9. Per-database phases, each in its own database.
-    await timed('PerDatabase', () =>
-      forEachLimit(plan.databases, concurrency, (target) =>
-        withAdminClient(connstr, 'apply_config', async (c) => {
-          const statements = planDatabase(target, await readDatabaseSnapshot(c, opts.priv), plan, opts, snap.serverVersionNum);
-          add(await runGroup(c, statements));
-        }, target.name),
-      ),
-    );
-
-    for (const phase of plan.after) await timed(phase.name, async () => add(await runPhase(client, phase, connstr, concurrency)));
+    for (const phase of plan.phases) {
+      const started = Date.now();
+      await run(phase);
+      phases.push({ name: phase.name, ms: Date.now() - started });
+    }
     return { statements: count, phases: phases.filter((p) => p.ms > 0 || p.name === 'Snapshot') };
   });
 }

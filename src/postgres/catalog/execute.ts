@@ -3,7 +3,7 @@
 // alone; independent groups run in parallel on a small pool of connections.
 import type { Client } from 'pg';
 import { withAdminClient } from '../admin-connection';
-import type { Group, Phase } from './plan';
+import type { Group } from './plan';
 
 const ALONE = /^\s*(CREATE|DROP)\s+DATABASE\b/i;
 
@@ -66,7 +66,7 @@ export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) =
 }
 
 /** Runs a phase; parallel phases spread their groups over up to `concurrency` connections. */
-export async function runPhase(client: Client, phase: Phase, connstr: string, concurrency: number): Promise<number> {
+export async function runPhase(client: Client, phase: { groups: Group[]; parallel: boolean }, connstr: string, concurrency: number): Promise<number> {
   if (phase.groups.length === 0) return 0;
   let count = 0;
   if (!phase.parallel || concurrency <= 1 || phase.groups.length === 1) {

@@ -1,6 +1,7 @@
 // Migrations of the privileged role (§5.8), run in the background after the first start. Each runs
 // in its own transaction and records its id; the first failure stops the run. Only appended to.
 import { withAdminClient } from '../admin-connection';
+import { inheritPrivilegedRole } from './do-blocks';
 
 interface Migration {
   id: number;
@@ -12,21 +13,7 @@ const PG16 = 160000;
 
 export const MIGRATIONS: Migration[] = [
   { id: 1, sql: (p) => `ALTER ROLE ${p} BYPASSRLS` },
-  {
-    id: 2,
-    sql: (p) => `DO $x$
-DECLARE
-  role_name text;
-BEGIN
-  FOR role_name IN SELECT rolname FROM pg_catalog.pg_roles WHERE pg_has_role(rolname, '${p}', 'member') LOOP
-    EXECUTE 'ALTER ROLE ' || quote_ident(role_name) || ' INHERIT';
-  END LOOP;
-  FOR role_name IN SELECT rolname FROM pg_catalog.pg_roles
-                    WHERE NOT pg_has_role(rolname, '${p}', 'member') AND NOT starts_with(rolname, 'pg_') LOOP
-    EXECUTE 'ALTER ROLE ' || quote_ident(role_name) || ' NOBYPASSRLS';
-  END LOOP;
-END $x$`,
-  },
+  { id: 2, sql: (p) => inheritPrivilegedRole(p) },
   { id: 3, sql: (p, v) => (v >= PG16 ? `GRANT pg_create_subscription TO ${p}` : null) },
   { id: 4, sql: (p) => `GRANT pg_monitor TO ${p} WITH ADMIN OPTION` },
   { id: 5, sql: () => null },

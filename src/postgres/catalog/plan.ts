@@ -1,8 +1,12 @@
-// The statements that reconcile the catalog with the spec, phase by phase in the order of §5.5,
-// planned from a snapshot so that only real changes are issued. Pure: unit-tested without a server.
+// The statements that reconcile the catalog with the spec: §5.5's phases as one ordered table, like
+// Neon's ApplySpecPhase list. Each phase plans from the snapshot and from what the phases before it
+// changed (working copies of the roles and databases), so only real changes are issued. Pure:
+// unit-tested without a server.
 import { findOption, type ParsedSpec } from '../../compute-spec/parse';
+import type { ComputeSpec, DeltaOp } from '../../compute-spec/schema';
+import { DROP_SUBSCRIPTIONS, revokeGrantsFrom } from './do-blocks';
 import type { ClusterSnapshot, DatabaseSnapshot, DatabaseState } from './snapshot';
-import { dollarQuote, passwordClause, quoteIdent, quoteLiteral, renderSqlOptions, samePassword } from './sql';
+import { passwordClause, quoteIdent, quoteLiteral, renderSqlOptions, samePassword } from './sql';
 
 export const PRIVILEGED_ROLE_PATTERN = /^[a-z_]+$/;
 
@@ -18,278 +22,315 @@ export interface PlanOptions {
 /** Statements that run one after another; groups of one phase may run in parallel. */
 export type Group = string[];
 
-export interface Phase {
-  name: string;
-  groups: Group[];
-  parallel: boolean;
-}
-
-/** A database the per-database phases visit, with the roles being deleted that live on in it. */
+/** A database the per-database phase visits. */
 export interface DatabaseTarget {
   name: string;
   owner: string;
   system: boolean;
 }
 
-export interface SystemPlan {
-  /** Phase 0: databases about to be deleted whose subscriptions must go first. */
-  preDrop: string[];
-  /** Phases 1-8, system database. */
-  before: Phase[];
-  /** Phase 9 visits these databases. */
-  databases: DatabaseTarget[];
-  /** Roles deleted by delta operations that exist (phase 9 and 13). */
+/** One planned phase, in the order it runs. */
+export type PlannedPhase =
+  /** Statements on the system database; `parallel` groups may run on several connections. */
+  | { name: string; where: 'system'; groups: Group[]; parallel: boolean }
+  /** Phase 0: databases about to be deleted, whose subscriptions are dropped in each first. */
+  | { name: 'PreDropSubscriptions'; where: 'databases-to-drop'; databases: string[] }
+  /** Phase 9: planned in each database from its own snapshot (planDatabase). */
+  | { name: 'PerDatabase'; where: 'each-database'; databases: DatabaseTarget[] };
+
+/** What planDatabase needs to know of the whole plan. */
+export interface PerDatabaseContext {
+  /** Roles deleted by delta operations that exist. */
   deleteRoles: string[];
   dropSubscriptions: boolean;
-  /** Phases 10-15, system database. */
-  after: Phase[];
 }
 
-const seq = (name: string, statements: string[]): Phase => ({ name, groups: statements.length ? [statements] : [], parallel: false });
+export interface CatalogPlan extends PerDatabaseContext {
+  phases: PlannedPhase[];
+}
 
-function localProxyRoles(parsed: ParsedSpec): Set<string> {
-  const config = parsed.spec.local_proxy_config as { jwks?: { role_names?: unknown }[] } | null | undefined;
+/** What every phase plans from. `roles` and `dbs` start as the snapshot's and are changed by the phases. */
+interface PlanContext {
+  parsed: ParsedSpec;
+  spec: ComputeSpec;
+  ops: DeltaOp[];
+  snap: ClusterSnapshot;
+  opts: PlanOptions;
+  /** rolname → rolpassword */
+  roles: Map<string, string | null>;
+  dbs: Map<string, DatabaseState>;
+}
+
+type SystemPhase = { phase: string; where: 'system'; parallel?: boolean; plan(ctx: PlanContext): Group[] };
+type Phase =
+  | SystemPhase
+  | { phase: 'PreDropSubscriptions'; where: 'databases-to-drop'; plan(ctx: PlanContext): string[] }
+  | { phase: 'PerDatabase'; where: 'each-database'; plan(ctx: PlanContext): DatabaseTarget[] };
+
+/** One group of statements run in order (or none). */
+const inOrder = (statements: string[]): Group[] => (statements.length ? [statements] : []);
+
+const usable = (d: DatabaseState | undefined): d is DatabaseState => d !== undefined && !d.restrictConn && !d.invalid;
+
+function localProxyRoles(spec: ComputeSpec): Set<string> {
+  const config = spec.local_proxy_config as { jwks?: { role_names?: unknown }[] } | null | undefined;
   const names = (config?.jwks ?? []).flatMap((j) => (Array.isArray(j.role_names) ? j.role_names : []));
   return new Set(names.filter((n): n is string => typeof n === 'string'));
 }
+
+/** Roles the delta operations delete that exist (after renames and creations). */
+const deletedRoles = (ctx: PlanContext) => ctx.ops.filter((op) => op.action === 'delete_role' && ctx.roles.has(op.name)).map((op) => op.name);
+
+const dropsSubscriptions = (ctx: PlanContext) => Boolean(ctx.spec.drop_subscriptions_before_start) && !ctx.snap.subscriptionsDropped;
+
+/** §5.5's phases, in the order they run. */
+export const PHASES: readonly Phase[] = [
+  {
+    // A database with an active subscription cannot be dropped.
+    phase: 'PreDropSubscriptions',
+    where: 'databases-to-drop',
+    plan: ({ ops, dbs }) => ops.filter((op) => op.action === 'delete_db' && usable(dbs.get(op.name))).map((op) => op.name),
+  },
+  {
+    phase: 'CreatePrivilegedRole',
+    where: 'system',
+    plan: ({ roles, opts }) => {
+      if (roles.has(opts.priv)) return [];
+      roles.set(opts.priv, null);
+      return [[`CREATE ROLE ${opts.priv} CREATEDB CREATEROLE NOLOGIN REPLICATION BYPASSRLS IN ROLE pg_read_all_data, pg_write_all_data`]];
+    },
+  },
+  {
+    // An interrupted DROP DATABASE leaves an invalid one behind.
+    phase: 'DropInvalidDatabases',
+    where: 'system',
+    plan: ({ dbs }) => {
+      const groups: Group[] = [];
+      for (const [name, d] of dbs) {
+        if (!d.invalid) continue;
+        groups.push([`DROP DATABASE IF EXISTS ${quoteIdent(name)}`]);
+        dbs.delete(name);
+      }
+      return groups;
+    },
+  },
+  {
+    // Intended behaviour (§13): rename when the old role exists.
+    phase: 'RenameRoles',
+    where: 'system',
+    plan: ({ ops, roles }) => {
+      const out: string[] = [];
+      for (const op of ops) {
+        if (op.action !== 'rename_role' || !op.new_name || !roles.has(op.name)) continue;
+        out.push(`ALTER ROLE ${quoteIdent(op.name)} RENAME TO ${quoteIdent(op.new_name)}`);
+        roles.delete(op.name);
+        // Renaming clears an md5 password (the name is its salt): the next phase sets it again.
+        roles.set(op.new_name, null);
+      }
+      return inOrder(out);
+    },
+  },
+  {
+    phase: 'CreateAndAlterRoles',
+    where: 'system',
+    plan: ({ spec, roles, opts }) => {
+      const plainRoles = localProxyRoles(spec);
+      const out: string[] = [];
+      for (const role of spec.cluster.roles) {
+        const name = quoteIdent(role.name);
+        const tail = `${renderSqlOptions(role.options)} LOGIN ${passwordClause(role.encrypted_password)}`;
+        if (!roles.has(role.name)) {
+          out.push(
+            plainRoles.has(role.name)
+              ? `CREATE ROLE ${name}${tail}`
+              : `CREATE ROLE ${name} INHERIT CREATEROLE CREATEDB BYPASSRLS REPLICATION IN ROLE ${opts.priv}${tail}`,
+          );
+          roles.set(role.name, role.encrypted_password ?? null);
+        } else if (!samePassword(roles.get(role.name) ?? null, role.encrypted_password)) {
+          out.push(`ALTER ROLE ${name}${tail}`);
+        }
+      }
+      return inOrder(out);
+    },
+  },
+  {
+    // In delta order.
+    phase: 'RenameAndDeleteDatabases',
+    where: 'system',
+    plan: ({ ops, dbs }) => {
+      const groups: Group[] = [];
+      for (const op of ops) {
+        if (op.action === 'delete_db') {
+          const d = dbs.get(op.name);
+          if (!d) continue;
+          const group = d.isTemplate ? [`ALTER DATABASE ${quoteIdent(op.name)} is_template false`] : [];
+          group.push(`DROP DATABASE IF EXISTS ${quoteIdent(op.name)} WITH (FORCE)`);
+          groups.push(group);
+          dbs.delete(op.name);
+        } else if (op.action === 'rename_db' && op.new_name && dbs.has(op.name)) {
+          groups.push([`ALTER DATABASE ${quoteIdent(op.name)} RENAME TO ${quoteIdent(op.new_name)}`]);
+          dbs.set(op.new_name, dbs.get(op.name)!);
+          dbs.delete(op.name);
+        }
+      }
+      return groups;
+    },
+  },
+  {
+    // The first half of CreateAndAlterDatabases: creations are independent of each other.
+    phase: 'CreateDatabases',
+    where: 'system',
+    parallel: true,
+    plan: ({ spec, dbs, opts }) => {
+      const groups: Group[] = [];
+      for (const db of spec.cluster.databases) {
+        if (dbs.has(db.name)) continue;
+        const name = quoteIdent(db.name);
+        groups.push([`CREATE DATABASE ${name}${renderSqlOptions(db.options)} OWNER ${quoteIdent(db.owner)}`, `GRANT ALL PRIVILEGES ON DATABASE ${name} TO ${opts.priv}`]);
+        dbs.set(db.name, { owner: db.owner, restrictConn: false, invalid: false, isTemplate: false });
+      }
+      return groups;
+    },
+  },
+  {
+    phase: 'AlterDatabases',
+    where: 'system',
+    plan: ({ spec, dbs }) => {
+      const out: string[] = [];
+      for (const db of spec.cluster.databases) {
+        const existing = dbs.get(db.name)!;
+        if (existing.owner === db.owner) continue;
+        out.push(`ALTER DATABASE ${quoteIdent(db.name)} OWNER TO ${quoteIdent(db.owner)}`);
+        existing.owner = db.owner;
+      }
+      return inOrder(out);
+    },
+  },
+  {
+    phase: 'CreateSchemaNeon',
+    where: 'system',
+    plan: ({ snap }) => (snap.neonSchemaExists ? [] : [['CREATE SCHEMA IF NOT EXISTS neon']]),
+  },
+  {
+    // Every spec database and the system database that can be connected to (planDatabase).
+    phase: 'PerDatabase',
+    where: 'each-database',
+    plan: ({ spec, dbs, opts }) => {
+      const targets: DatabaseTarget[] = [];
+      for (const name of new Set([...spec.cluster.databases.map((d) => d.name), opts.systemDb])) {
+        const d = dbs.get(name);
+        if (usable(d)) targets.push({ name, owner: d.owner, system: name === opts.systemDb });
+      }
+      return targets;
+    },
+  },
+  {
+    phase: 'HandleOtherExtensions',
+    where: 'system',
+    plan: ({ spec, snap }) => {
+      const preload = findOption(spec.cluster.settings, 'shared_preload_libraries') ?? '';
+      const wanted = preload.includes('pg_stat_statements') && snap.availableExtensions.has('pg_stat_statements');
+      return wanted && !snap.installedExtensions.has('pg_stat_statements') ? [['CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public']] : [];
+    },
+  },
+  {
+    // Only where the server has it (plain PostgreSQL does not).
+    phase: 'HandleNeonExtension',
+    where: 'system',
+    plan: ({ snap }) => {
+      const available = snap.availableExtensions.get('neon');
+      const installed = snap.installedExtensions.get('neon');
+      if (available === undefined) return [];
+      if (!installed) return [['CREATE EXTENSION IF NOT EXISTS neon WITH SCHEMA neon']];
+      const out: string[] = [];
+      if (installed.schema !== 'neon') {
+        out.push("UPDATE pg_catalog.pg_extension SET extrelocatable = true WHERE extname = 'neon' AND extrelocatable = false", 'ALTER EXTENSION neon SET SCHEMA neon');
+      }
+      if (installed.version !== available) out.push('ALTER EXTENSION neon UPDATE');
+      return inOrder(out);
+    },
+  },
+  {
+    // The upsert is DML and runs every time, as upstream's does.
+    phase: 'CreateAvailabilityCheck',
+    where: 'system',
+    plan: ({ snap }) =>
+      inOrder([
+        ...(snap.healthCheckExists
+          ? []
+          : ['CREATE TABLE IF NOT EXISTS public.health_check (id int4 PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, updated_at timestamptz DEFAULT now())']),
+        'INSERT INTO public.health_check VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET updated_at = now()',
+      ]),
+  },
+  {
+    phase: 'DropRoles',
+    where: 'system',
+    plan: (ctx) => inOrder(deletedRoles(ctx).map((r) => `DROP ROLE IF EXISTS ${quoteIdent(r)}`)),
+  },
+  {
+    phase: 'FinalizeDropLogicalSubscriptions',
+    where: 'system',
+    plan: (ctx) =>
+      dropsSubscriptions(ctx)
+        ? [[
+            'CREATE TABLE IF NOT EXISTS neon.drop_subscriptions_done (id int4 PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, timeline_id text)',
+            `INSERT INTO neon.drop_subscriptions_done VALUES (1, ${quoteLiteral(ctx.parsed.timelineId ?? '')}) ON CONFLICT (id) DO UPDATE SET timeline_id = EXCLUDED.timeline_id`,
+          ]]
+        : [],
+  },
+  {
+    // Created once; the server must have them.
+    phase: 'Audit',
+    where: 'system',
+    plan: ({ spec, snap, opts }) => {
+      const level = spec.audit_log_level ?? 'Disabled';
+      if (level === 'Disabled' || snap.installedExtensions.has('pgaudit')) return [];
+      return inOrder([
+        'CREATE EXTENSION IF NOT EXISTS pgaudit WITH SCHEMA public',
+        ...(['Hipaa', 'Extended', 'Full'].includes(level) ? ['CREATE EXTENSION IF NOT EXISTS pgauditlogtofile WITH SCHEMA public'] : []),
+        `ALTER DATABASE ${quoteIdent(opts.systemDb)} SET pgaudit.log TO 'none'`,
+      ]);
+    },
+  },
+];
 
 export function assertPrivilegedRoleName(priv: string): void {
   if (!PRIVILEGED_ROLE_PATTERN.test(priv)) throw new Error(`invalid privileged role name: ${priv}`);
 }
 
-export function planSystem(parsed: ParsedSpec, snap: ClusterSnapshot, opts: PlanOptions): SystemPlan {
+/** Plans every phase of the table, in order. */
+export function planCatalog(parsed: ParsedSpec, snap: ClusterSnapshot, opts: PlanOptions): CatalogPlan {
   assertPrivilegedRoleName(opts.priv);
-  const { spec } = parsed;
-  const priv = opts.priv;
-  const ops = spec.delta_operations ?? [];
-  // Working copies: later phases see what earlier ones changed.
-  const roles = new Map(snap.roles);
-  const dbs = new Map<string, DatabaseState>(snap.databases);
-  const usable = (d: DatabaseState | undefined) => d !== undefined && !d.restrictConn && !d.invalid;
-
-  const preDrop = ops.filter((op) => op.action === 'delete_db' && usable(dbs.get(op.name))).map((op) => op.name);
-
-  // 1. CreatePrivilegedRole
-  const createPriv = roles.has(priv)
-    ? []
-    : [`CREATE ROLE ${priv} CREATEDB CREATEROLE NOLOGIN REPLICATION BYPASSRLS IN ROLE pg_read_all_data, pg_write_all_data`];
-  if (!roles.has(priv)) roles.set(priv, null);
-
-  // 2. DropInvalidDatabases (an interrupted DROP DATABASE leaves one behind)
-  const dropInvalid: Group[] = [];
-  for (const [name, d] of dbs) {
-    if (!d.invalid) continue;
-    dropInvalid.push([`DROP DATABASE IF EXISTS ${quoteIdent(name)}`]);
-    dbs.delete(name);
-  }
-
-  // 3. RenameRoles (intended behaviour, §13: rename when the old role exists)
-  const renameRoles: string[] = [];
-  for (const op of ops) {
-    if (op.action !== 'rename_role' || !op.new_name || !roles.has(op.name)) continue;
-    renameRoles.push(`ALTER ROLE ${quoteIdent(op.name)} RENAME TO ${quoteIdent(op.new_name)}`);
-    roles.delete(op.name);
-    // Renaming clears an md5 password (the name is its salt): the next phase sets it again.
-    roles.set(op.new_name, null);
-  }
-
-  // 4. CreateAndAlterRoles
-  const plainRoles = localProxyRoles(parsed);
-  const roleStatements: string[] = [];
-  for (const role of spec.cluster.roles) {
-    const name = quoteIdent(role.name);
-    const tail = `${renderSqlOptions(role.options)} LOGIN ${passwordClause(role.encrypted_password)}`;
-    if (!roles.has(role.name)) {
-      roleStatements.push(
-        plainRoles.has(role.name)
-          ? `CREATE ROLE ${name}${tail}`
-          : `CREATE ROLE ${name} INHERIT CREATEROLE CREATEDB BYPASSRLS REPLICATION IN ROLE ${priv}${tail}`,
-      );
-      roles.set(role.name, role.encrypted_password ?? null);
-    } else if (!samePassword(roles.get(role.name) ?? null, role.encrypted_password)) {
-      roleStatements.push(`ALTER ROLE ${name}${tail}`);
-    }
-  }
-
-  // 5. RenameAndDeleteDatabases, in delta order
-  const renameDelete: Group[] = [];
-  for (const op of ops) {
-    if (op.action === 'delete_db') {
-      const d = dbs.get(op.name);
-      if (!d) continue;
-      const group = d.isTemplate ? [`ALTER DATABASE ${quoteIdent(op.name)} is_template false`] : [];
-      group.push(`DROP DATABASE IF EXISTS ${quoteIdent(op.name)} WITH (FORCE)`);
-      renameDelete.push(group);
-      dbs.delete(op.name);
-    } else if (op.action === 'rename_db' && op.new_name && dbs.has(op.name)) {
-      renameDelete.push([`ALTER DATABASE ${quoteIdent(op.name)} RENAME TO ${quoteIdent(op.new_name)}`]);
-      dbs.set(op.new_name, dbs.get(op.name)!);
-      dbs.delete(op.name);
-    }
-  }
-
-  // 7. CreateAndAlterDatabases: creations are independent of each other and run in parallel.
-  const createDbs: Group[] = [];
-  const alterDbs: string[] = [];
-  for (const db of spec.cluster.databases) {
-    const name = quoteIdent(db.name);
-    const existing = dbs.get(db.name);
-    if (!existing) {
-      createDbs.push([
-        `CREATE DATABASE ${name}${renderSqlOptions(db.options)} OWNER ${quoteIdent(db.owner)}`,
-        `GRANT ALL PRIVILEGES ON DATABASE ${name} TO ${priv}`,
-      ]);
-      dbs.set(db.name, { owner: db.owner, restrictConn: false, invalid: false, isTemplate: false });
-    } else if (existing.owner !== db.owner) {
-      alterDbs.push(`ALTER DATABASE ${name} OWNER TO ${quoteIdent(db.owner)}`);
-      existing.owner = db.owner;
-    }
-  }
-
-  // 8. CreateSchemaNeon
-  const neonSchema = snap.neonSchemaExists ? [] : ['CREATE SCHEMA IF NOT EXISTS neon'];
-
-  const deleteRoles = ops.filter((op) => op.action === 'delete_role' && roles.has(op.name)).map((op) => op.name);
-  const dropSubscriptions = Boolean(spec.drop_subscriptions_before_start) && !snap.subscriptionsDropped;
-
-  // 9 visits every spec database and the system database that can be connected to.
-  const databases: DatabaseTarget[] = [];
-  const seen = new Set<string>();
-  for (const name of [...spec.cluster.databases.map((d) => d.name), opts.systemDb]) {
-    const d = dbs.get(name);
-    if (seen.has(name) || !usable(d)) continue;
-    seen.add(name);
-    databases.push({ name, owner: d!.owner, system: name === opts.systemDb });
-  }
-
-  // 10. HandleOtherExtensions
-  const preload = findOption(spec.cluster.settings, 'shared_preload_libraries') ?? '';
-  const otherExtensions =
-    preload.includes('pg_stat_statements') && snap.availableExtensions.has('pg_stat_statements') && !snap.installedExtensions.has('pg_stat_statements')
-      ? ['CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public']
-      : [];
-
-  // 11. HandleNeonExtension: only where the server has it (plain PostgreSQL does not).
-  const neonExtension: string[] = [];
-  const neonAvailable = snap.availableExtensions.get('neon');
-  const neonInstalled = snap.installedExtensions.get('neon');
-  if (neonAvailable !== undefined) {
-    if (!neonInstalled) neonExtension.push('CREATE EXTENSION IF NOT EXISTS neon WITH SCHEMA neon');
-    else {
-      if (neonInstalled.schema !== 'neon') {
-        neonExtension.push(
-          "UPDATE pg_catalog.pg_extension SET extrelocatable = true WHERE extname = 'neon' AND extrelocatable = false",
-          'ALTER EXTENSION neon SET SCHEMA neon',
-        );
-      }
-      if (neonInstalled.version !== neonAvailable) neonExtension.push('ALTER EXTENSION neon UPDATE');
-    }
-  }
-
-  // 12. CreateAvailabilityCheck (the upsert is DML and runs every time, as upstream's does)
-  const healthCheck = [
-    ...(snap.healthCheckExists
-      ? []
-      : ['CREATE TABLE IF NOT EXISTS public.health_check (id int4 PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, updated_at timestamptz DEFAULT now())']),
-    'INSERT INTO public.health_check VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET updated_at = now()',
-  ];
-
-  // 13. DropRoles
-  const dropRoles = deleteRoles.map((r) => `DROP ROLE IF EXISTS ${quoteIdent(r)}`);
-
-  // 14. FinalizeDropLogicalSubscriptions
-  const finalize = dropSubscriptions
-    ? [
-        'CREATE TABLE IF NOT EXISTS neon.drop_subscriptions_done (id int4 PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, timeline_id text)',
-        `INSERT INTO neon.drop_subscriptions_done VALUES (1, ${quoteLiteral(parsed.timelineId ?? '')}) ON CONFLICT (id) DO UPDATE SET timeline_id = EXCLUDED.timeline_id`,
-      ]
-    : [];
-
-  // 15. Audit extensions (created once; the server must have them)
-  const audit: string[] = [];
-  const level = spec.audit_log_level ?? 'Disabled';
-  if (level !== 'Disabled' && !snap.installedExtensions.has('pgaudit')) {
-    audit.push('CREATE EXTENSION IF NOT EXISTS pgaudit WITH SCHEMA public');
-    if (['Hipaa', 'Extended', 'Full'].includes(level)) audit.push('CREATE EXTENSION IF NOT EXISTS pgauditlogtofile WITH SCHEMA public');
-    audit.push(`ALTER DATABASE ${quoteIdent(opts.systemDb)} SET pgaudit.log TO 'none'`);
-  }
-
-  return {
-    preDrop,
-    before: [
-      seq('CreatePrivilegedRole', createPriv),
-      { name: 'DropInvalidDatabases', groups: dropInvalid, parallel: false },
-      seq('RenameRoles', renameRoles),
-      seq('CreateAndAlterRoles', roleStatements),
-      { name: 'RenameAndDeleteDatabases', groups: renameDelete, parallel: false },
-      { name: 'CreateDatabases', groups: createDbs, parallel: true },
-      seq('AlterDatabases', alterDbs),
-      seq('CreateSchemaNeon', neonSchema),
-    ],
-    databases,
-    deleteRoles,
-    dropSubscriptions,
-    after: [
-      seq('HandleOtherExtensions', otherExtensions),
-      seq('HandleNeonExtension', neonExtension),
-      seq('CreateAvailabilityCheck', healthCheck),
-      seq('DropRoles', dropRoles),
-      seq('FinalizeDropLogicalSubscriptions', finalize),
-      seq('Audit', audit),
-    ],
+  const ctx: PlanContext = {
+    parsed,
+    spec: parsed.spec,
+    ops: parsed.spec.delta_operations ?? [],
+    snap,
+    opts,
+    roles: new Map(snap.roles),
+    dbs: new Map([...snap.databases].map(([name, d]) => [name, { ...d }])),
   };
-}
-
-/** §5.6: disable, detach and drop every subscription of the current database. */
-export const DROP_SUBSCRIPTIONS_SQL = `DO $x$
-DECLARE
-  sub text;
-BEGIN
-  LOCK TABLE pg_catalog.pg_subscription IN ACCESS EXCLUSIVE MODE;
-  FOR sub IN SELECT s.subname FROM pg_catalog.pg_subscription s
-              WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-  LOOP
-    EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', sub);
-    EXECUTE format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', sub);
-    EXECUTE format('DROP SUBSCRIPTION %I', sub);
-  END LOOP;
-END $x$`;
-
-/**
- * Revokes what other roles granted to `role` on tables, each as its grantor (a superuser's REVOKE
- * only removes the owner's grants), so that DROP ROLE does not fail. Table by table: upstream's
- * `ON ALL TABLES IN SCHEMA public` fails wherever the grantor itself holds nothing.
- */
-export function revokeGrantsBlock(role: string): string {
-  const { literal, outerTag } = dollarQuote(role);
-  return `DO $${outerTag}$
-DECLARE
-  g record;
-BEGIN
-  FOR g IN SELECT DISTINCT rtg.grantor, rtg.table_schema, rtg.table_name FROM information_schema.role_table_grants rtg
-            WHERE rtg.grantee = ${literal} AND rtg.grantor <> ${literal}
-  LOOP
-    EXECUTE format('SET LOCAL ROLE %I', g.grantor);
-    EXECUTE format('REVOKE ALL PRIVILEGES ON TABLE %I.%I FROM %I GRANTED BY %I', g.table_schema, g.table_name, ${literal}, g.grantor);
-  END LOOP;
-  RESET ROLE;
-END $${outerTag}$`;
+  const phases = PHASES.map((p): PlannedPhase => {
+    switch (p.where) {
+      case 'system':
+        return { name: p.phase, where: 'system', groups: p.plan(ctx), parallel: p.parallel ?? false };
+      case 'databases-to-drop':
+        return { name: p.phase, where: p.where, databases: p.plan(ctx) };
+      case 'each-database':
+        return { name: p.phase, where: p.where, databases: p.plan(ctx) };
+    }
+  });
+  return { phases, deleteRoles: deletedRoles(ctx), dropSubscriptions: dropsSubscriptions(ctx) };
 }
 
 /** Phase 9 for one database, given what it holds. */
-export function planDatabase(
-  target: DatabaseTarget,
-  snap: DatabaseSnapshot,
-  plan: Pick<SystemPlan, 'deleteRoles' | 'dropSubscriptions'>,
-  opts: PlanOptions,
-  serverVersionNum: number,
-): string[] {
+export function planDatabase(target: DatabaseTarget, snap: DatabaseSnapshot, plan: PerDatabaseContext, opts: PlanOptions, serverVersionNum: number): string[] {
   const out: string[] = [];
   // DeleteDBRoleReferences
   const newOwner = target.system ? opts.adminUser : target.owner;
   for (const role of plan.deleteRoles) {
     if (role === target.owner) continue;
-    out.push(`REASSIGN OWNED BY ${quoteIdent(role)} TO ${quoteIdent(newOwner)}`, revokeGrantsBlock(role), `DROP OWNED BY ${quoteIdent(role)}`);
+    out.push(`REASSIGN OWNED BY ${quoteIdent(role)} TO ${quoteIdent(newOwner)}`, revokeGrantsFrom(role), `DROP OWNED BY ${quoteIdent(role)}`);
   }
   if (target.system) return out;
   // ChangeSchemaPerms
@@ -306,7 +347,7 @@ export function planDatabase(
     }
   }
   // DropLogicalSubscriptions
-  if (plan.dropSubscriptions && snap.subscriptions > 0) out.push(DROP_SUBSCRIPTIONS_SQL);
+  if (plan.dropSubscriptions && snap.subscriptions > 0) out.push(DROP_SUBSCRIPTIONS);
   return out;
 }
 
