@@ -1,0 +1,240 @@
+// The lifecycle workflow's logic with fake activities (no Postgres): the interleavings of requests,
+// Postgres dying, the retry policies of the steps, continue-as-new.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ComputeFailure, FAILURE } from '../../src/compute/failures';
+import { parseComputeSpec } from '../../src/compute-spec/parse';
+import { ComputeError } from '../../src/client';
+import { fakeCompute, type FakeCompute } from '../support/fake-activities';
+import { until } from '../support/stack';
+import { newComputeId, useWorkflowEnv, withWorker, type WorkflowEnv } from '../support/workflow-env';
+
+const spec = (roles: string[] = []) =>
+  parseComputeSpec({
+    format_version: 1,
+    suspend_timeout_seconds: -1,
+    storage: { type: 'postgres', connstring: 'postgresql://nobody@127.0.0.1:1/postgres' },
+    cluster: { roles: roles.map((name) => ({ name, encrypted_password: null, options: null })), databases: [] },
+  });
+
+async function rejection(p: Promise<unknown>): Promise<ComputeError> {
+  const err = await p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ComputeError, `not a ComputeError: ${String(err)}`);
+  return err;
+}
+
+/** Runs a compute's lifecycle with `fake` as its activities. */
+async function withCompute<T>(
+  env: WorkflowEnv,
+  fake: FakeCompute,
+  fn: (computeId: string) => Promise<T>,
+  opts: { historyThreshold?: number; basebackupRetries?: number } = {},
+): Promise<T> {
+  const computeId = newComputeId('wf');
+  return withWorker(env, computeId, fake.activities, async () => {
+    await env.computes.ensureStarted(computeId, opts);
+    return fn(computeId);
+  });
+}
+
+const status = async (env: WorkflowEnv, id: string) => (await env.computes.status(id)).status;
+
+describe('lifecycle workflow (fake activities)', () => {
+  const env = useWorkflowEnv();
+
+  test('configure → running → terminate, with the startup metrics and the final LSN', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      assert.equal(await status(env, id), 'empty');
+      const running = await env.computes.configure(id, spec(['alice']));
+      assert.equal(running.status, 'running');
+      assert.equal(running.startup_metrics.basebackup_bytes, 1234);
+      assert.equal(running.startup_metrics.pageserver_connect_micros, 56);
+      assert.equal(running.error, null);
+      assert.equal(fake.count('startPostgres'), 1);
+      assert.deepEqual(await env.computes.terminate(id, 'fast'), { lsn: '0/16B37F0', already_terminated: false });
+      assert.deepEqual(fake.calls.stopPostgres, [['fast']]);
+      assert.equal(await status(env, id), 'terminated');
+      // A repeated /terminate answers from the closed workflow's memo.
+      assert.deepEqual(await env.computes.terminate(id, 'fast'), { lsn: '0/16B37F0', already_terminated: true });
+    });
+  });
+
+  test('a second /configure while the first is starting is refused with the status; the first completes', async () => {
+    const fake = fakeCompute();
+    const gate = fake.hold('startPostgres');
+    await withCompute(env, fake, async (id) => {
+      const first = env.computes.configure(id, spec());
+      await gate.reached;
+      assert.equal(await status(env, id), 'init');
+      const second = await rejection(env.computes.configure(id, spec(['bob'])));
+      assert.equal(second.kind, 'invalid_status');
+      assert.equal(second.message, 'invalid compute status: init');
+      gate.release();
+      assert.equal((await first).status, 'running');
+      assert.equal(fake.count('startPostgres'), 1);
+    });
+  });
+
+  test('/terminate during a start is refused; the start goes on', async () => {
+    const fake = fakeCompute();
+    const gate = fake.hold('applyCatalog');
+    await withCompute(env, fake, async (id) => {
+      const configured = env.computes.configure(id, spec());
+      await gate.reached;
+      const refused = await rejection(env.computes.terminate(id, 'immediate'));
+      assert.equal(refused.kind, 'invalid_status');
+      assert.equal(refused.message, 'invalid compute status: init');
+      gate.release();
+      assert.equal((await configured).status, 'running');
+      assert.equal(fake.count('stopPostgres'), 0);
+    });
+  });
+
+  test('a reconfiguration runs reloadConfig and applyCatalog (not a first start) and reports pending_restart', async () => {
+    const fake = fakeCompute({ applyCatalog: async () => ({ statements: 1, phases: [], pendingRestart: ['shared_buffers'] }) });
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      const again = await env.computes.configure(id, spec(['carol']));
+      assert.equal(again.status, 'running');
+      assert.deepEqual(again.pending_restart, ['shared_buffers']);
+      assert.equal(fake.count('startPostgres'), 1);
+      assert.equal(fake.count('reloadConfig'), 1);
+      assert.deepEqual(fake.calls.applyCatalog.map((args) => args[1]), [undefined, { firstStart: false }]);
+    });
+  });
+
+  test('Postgres dying during a reconfiguration fails the compute with its exit, and the /configure with it', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      const gate = fake.hold('reloadConfig');
+      const reconfigure = env.computes.configure(id, spec(['dave']));
+      await gate.reached;
+      fake.exitPostgres({ code: 1, signal: null });
+      gate.release();
+      const err = await rejection(reconfigure);
+      assert.equal(err.kind, 'configuration_failed');
+      const s = await env.computes.status(id);
+      assert.equal(s.status, 'failed');
+      assert.equal(s.error, 'Postgres exited unexpectedly with code 1');
+      const refused = await rejection(env.computes.configure(id, spec()));
+      assert.equal(refused.message, 'invalid compute status: failed');
+      // A failed compute can still be terminated; Postgres is not running, so no final LSN is read.
+      assert.deepEqual(await env.computes.terminate(id, 'fast'), { lsn: null, already_terminated: false });
+      assert.equal(fake.count('finalLsn'), 0);
+    });
+  });
+
+  test('Postgres killed while running: failed with the signal', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      fake.exitPostgres({ code: null, signal: 'SIGKILL' });
+      const s = await until('failed', async () => {
+        const v = await env.computes.status(id);
+        return v.status === 'failed' ? v : undefined;
+      });
+      assert.equal(s.error, 'Postgres exited unexpectedly: killed by signal SIGKILL');
+    });
+  });
+
+  test('a step that fails for good is tried once: StartupFailed.<step>, the error chain in /status, Postgres stopped', async () => {
+    let attempts = 0;
+    const fake = fakeCompute({
+      startPostgres: async () => {
+        attempts++;
+        throw ComputeFailure.permanent(FAILURE.postgresStartFailed, 'Postgres exited unexpectedly with code 1');
+      },
+    });
+    await withCompute(env, fake, async (id) => {
+      const err = await rejection(env.computes.configure(id, spec()));
+      assert.equal(err.kind, 'configuration_failed');
+      assert.equal(err.message, `compute configuration failed: ${JSON.stringify('failed to start Postgres\n\nCaused by:\n    Postgres exited unexpectedly with code 1')}`);
+      assert.equal(attempts, 1);
+      const startup = await env.client.workflow.getHandle(`compute-${id}-startup-1`).describe();
+      assert.equal(startup.status.name, 'FAILED');
+    });
+  });
+
+  test('a SQL error of the catalog fails at once and Postgres is stopped (§4.1 step 7)', async () => {
+    const fake = fakeCompute({
+      applyCatalog: async () => {
+        throw ComputeFailure.permanent(FAILURE.catalogFailed, 'role "x" does not exist');
+      },
+    });
+    await withCompute(env, fake, async (id) => {
+      await rejection(env.computes.configure(id, spec()));
+      assert.equal(fake.count('applyCatalog'), 1);
+      assert.deepEqual(fake.calls.stopPostgres, [['immediate']]);
+      assert.equal(await status(env, id), 'failed');
+    });
+  });
+
+  test('transient failures are retried by the step policy: the start LSN (§4.4) until it succeeds', async () => {
+    let attempts = 0;
+    const fake = fakeCompute({
+      determineStartLsn: async () => {
+        if (++attempts < 3) throw ComputeFailure.transient(FAILURE.upstreamUnreachable, 'connection refused');
+        return { lsn: '0/1', checkMs: 0, syncMs: 0 };
+      },
+    });
+    await withCompute(env, fake, async (id) => {
+      assert.equal((await env.computes.configure(id, spec())).status, 'running');
+      assert.equal(attempts, 3);
+    });
+  });
+
+  test('the basebackup is tried retries + 1 times, then the start fails with its text', async () => {
+    const fake = fakeCompute({
+      fetchBasebackup: async () => {
+        throw new Error('pageserver went away');
+      },
+    });
+    await withCompute(
+      env,
+      fake,
+      async (id) => {
+        await rejection(env.computes.configure(id, spec()));
+        assert.equal(fake.count('fetchBasebackup'), 3);
+        const s = await env.computes.status(id);
+        assert.equal(s.error, 'failed to get basebackup@0/16B3748\n\nCaused by:\n    pageserver went away');
+      },
+      { basebackupRetries: 2 },
+    );
+  });
+
+  test('continue-as-new keeps the whole status, resumes the watch on Postgres, and terminates', async () => {
+    const fake = fakeCompute();
+    await withCompute(
+      env,
+      fake,
+      async (id) => {
+        const running = await env.computes.configure(id, spec(['erin']));
+        const handle = env.client.workflow.getHandle(`compute-${id}`);
+        const firstRun = (await handle.describe()).runId;
+        await until('a new run', async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 30_000);
+        assert.deepEqual(await env.computes.status(id), running);
+        // The new run watches Postgres again.
+        await until('the watch resumed', async () => (fake.count('watchPostgres') >= 2 ? true : undefined), 30_000);
+        fake.exitPostgres({ code: 2, signal: null });
+        await until('failed', async () => ((await status(env, id)) === 'failed' ? true : undefined));
+        assert.equal((await env.computes.terminate(id, 'immediate')).already_terminated, false);
+      },
+      { historyThreshold: 20 },
+    );
+  });
+
+  test('a spec given at start (--config) starts the compute without /configure', async () => {
+    const fake = fakeCompute();
+    const computeId = newComputeId('wf-config');
+    await withWorker(env, computeId, fake.activities, async () => {
+      await env.computes.ensureStarted(computeId, { spec: spec() });
+      await until('running', async () => ((await status(env, computeId)) === 'running' ? true : undefined));
+      assert.equal((await env.computes.status(computeId)).startup_metrics.wait_for_spec_ms, 0);
+    });
+  });
+});
