@@ -92,7 +92,7 @@ export async function benchStartup(n: number): Promise<void> {
       const directPgdata = path.join(tmp, `${computeId}-direct-pgdata`);
       const directPort = await freePort();
       const acts = createActivities({
-        computeId, pgdata: directPgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${directPort}/postgres`,
+        pgdata: directPgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${directPort}/postgres`,
         runAs, internalHttpPort: int, privilegedRoleName: 'neon_superuser',
       });
       const parsed = parseConfigurationRequest(spec(upstream.connstring, directPort));

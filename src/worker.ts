@@ -163,7 +163,6 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     dataConverter: converter,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
-      computeId: o.computeId,
       pgdata: o.pgdata,
       postgres: o.postgres,
       connstr: o.connstr,

@@ -24,7 +24,7 @@ export function cancellation(): AbortSignal | undefined {
 }
 
 /** A ComputeFailure as the Temporal failure of its type, retryable or not; anything else as is. */
-export function toTemporalFailure(err: unknown): unknown {
+function toTemporalFailure(err: unknown): unknown {
   if (!(err instanceof ComputeFailure)) return err;
   return ApplicationFailure.create({ message: err.message, type: err.type, nonRetryable: !err.retryable });
 }

@@ -4,7 +4,6 @@ import type { RunAs } from '../postgres/os';
 import type { StorageContext } from '../storage';
 
 export interface ComputeSettings {
-  computeId: string;
   pgdata: string;
   /** Path of the `postgres` binary; its siblings (pg_basebackup, …) are found next to it. */
   postgres: string;

@@ -71,7 +71,7 @@ export const ComputeModeSchema = Type.Union([
 ]);
 
 /**
- * Our extension (DESIGN.md "Storage backends"): a plain upstream PostgreSQL as the storage.
+ * Our extension (docs/DESIGN.md, "Storage backends"): a plain upstream PostgreSQL as the storage.
  * Neon's compute_ctl ignores the unknown field.
  */
 export const StorageSchema = Type.Union([
@@ -145,8 +145,6 @@ export type Database = Static<typeof DatabaseSchema>;
 export type Cluster = Static<typeof ClusterSchema>;
 export type DeltaOp = Static<typeof DeltaOpSchema>;
 export type PageserverConnectionInfo = Static<typeof PageserverConnectionInfoSchema>;
-export type ComputeModeJson = Static<typeof ComputeModeSchema>;
-export type StorageJson = Static<typeof StorageSchema>;
 export type ComputeSpec = Static<typeof ComputeSpecSchema>;
 export type ComputeCtlConfig = Static<typeof ComputeCtlConfigSchema>;
 export type ComputeConfig = Static<typeof ComputeConfigSchema>;

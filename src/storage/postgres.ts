@@ -1,4 +1,4 @@
-// A plain upstream PostgreSQL as the storage (DESIGN.md): the start LSN is the upstream's current
+// A plain upstream PostgreSQL as the storage (docs/DESIGN.md): the start LSN is the upstream's current
 // WAL position, the basebackup comes from its replication protocol (pg_basebackup). Primaries start
 // as independent writable copies, Replicas as streaming hot standbys (primary_conninfo is written
 // by the config renderer).

@@ -90,14 +90,12 @@ function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus):
 export class ComputeLifecycle {
   readonly state: LifecycleState;
   private readonly workflowId = wf.workflowInfo().workflowId;
-  private readonly continuesAsNew: boolean;
   private pending: ConfigureRequest | null;
   private terminateMode: TerminateMode | null = null;
   private postgresExit: PostmasterExit | null = null;
   private watchScope: wf.CancellationScope | null = null;
 
   constructor(private readonly input: LifecycleInput) {
-    this.continuesAsNew = wf.patched('continue-as-new');
     this.state = input.state ?? {
       computeId: input.computeId,
       status: 'empty',
@@ -208,7 +206,6 @@ export class ComputeLifecycle {
     const { status } = this.state;
     const info = wf.workflowInfo();
     return (
-      this.continuesAsNew &&
       (status === 'empty' || status === 'running' || status === 'failed') &&
       this.pending === null &&
       this.postgresExit === null &&
@@ -249,7 +246,7 @@ export class ComputeLifecycle {
 
   async terminate(): Promise<void> {
     this.stopWatching();
-    if (this.state.leaseStarted && wf.patched('cancel-lease-on-terminate')) {
+    if (this.state.leaseStarted) {
       await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).cancel().catch(() => undefined);
     }
     const hadPostgres = this.state.postgresRunning;
@@ -292,15 +289,13 @@ export class ComputeLifecycle {
       });
       state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
       state.postgresRunning = true;
-      state.pendingRestart = result.pendingRestart ?? [];
+      state.pendingRestart = result.pendingRestart;
       state.error = null;
       this.watchPostgres();
       this.setStatus('running');
-      if (wf.patched('background-migrations')) {
-        // §5.8: in the background; a failure is counted by the activity, never fails the compute.
-        acts.runMigrations(spec).catch(() => undefined);
-      }
-      if (spec.mode.type === 'static' && spec.storage.type === 'neon' && wf.patched('lsn-lease')) {
+      // §5.8: in the background; a failure is counted by the activity, never fails the compute.
+      acts.runMigrations(spec).catch(() => undefined);
+      if (spec.mode.type === 'static' && spec.storage.type === 'neon') {
         // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
         // termination cancels it explicitly.
         await wf.startChild(lsnLease, {
@@ -326,7 +321,7 @@ export class ComputeLifecycle {
     const attempt = ++state.reconfigureAttempts;
     try {
       const result = await wf.executeChild(computeReconfigure, { workflowId: `${this.workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
-      state.pendingRestart = result?.pendingRestart ?? [];
+      state.pendingRestart = result.pendingRestart;
       state.error = null;
       this.setStatus('running');
     } catch (err) {

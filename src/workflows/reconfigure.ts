@@ -19,7 +19,7 @@ export async function computeReconfigure(input: ReconfigureInput): Promise<Recon
   try {
     await acts.reloadConfig(input.spec);
     const catalog = await acts.applyCatalog(input.spec, { firstStart: false });
-    return { pendingRestart: catalog.pendingRestart ?? [] };
+    return { pendingRestart: catalog.pendingRestart };
   } catch (err) {
     throw ApplicationFailure.create({ message: errorChain(err), type: FAILURE.reconfigureFailed, nonRetryable: true });
   }

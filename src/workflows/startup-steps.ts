@@ -6,7 +6,7 @@ import type { StartupMetrics, TerminateMode } from '../compute/status';
 
 export interface StartupSteps {
   preparePgdata(parsed: ParsedSpec): Promise<void>;
-  determineStartLsn(parsed: ParsedSpec): Promise<{ lsn: string; checkMs: number; syncMs: number } | string>;
+  determineStartLsn(parsed: ParsedSpec): Promise<{ lsn: string; checkMs: number; syncMs: number }>;
   fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<{ bytes: number; connectMicros: number }>;
   finalizePgdata(parsed: ParsedSpec): Promise<void>;
   startPostgres(parsed: ParsedSpec): Promise<{ pid: number }>;
@@ -55,9 +55,7 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
 
   await step('prepare_pgdata', 'failed to prepare the data directory', () => steps.preparePgdata(parsed));
   const lsnContext = parsed.storage.type === 'neon' ? 'failed to sync safekeepers' : 'failed to get the start LSN from the upstream';
-  const start = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
-  // Histories recorded before the step reported its timings carry the bare LSN.
-  const { lsn, checkMs, syncMs } = typeof start === 'string' ? { lsn: start, checkMs: 0, syncMs: ms('sync_safekeepers') } : start;
+  const { lsn, checkMs, syncMs } = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
   await step('finalize_pgdata', 'failed to prepare the data directory', () => steps.finalizePgdata(parsed));
   const { pid } = await step('start_postgres', 'failed to start Postgres', () => steps.startPostgres(parsed));
@@ -72,7 +70,7 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   return {
     lsn,
     pid,
-    pendingRestart: catalog.pendingRestart ?? [],
+    pendingRestart: catalog.pendingRestart,
     steps: timings,
     metrics: {
       sync_sk_check_ms: checkMs,
