@@ -13,17 +13,16 @@ export interface RunAs {
 /** null when we are not root: then everything runs as ourselves. */
 export function resolveRunAs(pgUser: string): RunAs | null {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  let uid: number;
+  let gid: number;
   try {
-    const uid = Number(execFileSync('id', ['-u', pgUser], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', pgUser], { encoding: 'utf8' }).trim());
-    if (uid === 0) throw new Error(`--pg-user ${pgUser} is root; PostgreSQL refuses to run as root`);
-    return { user: pgUser, uid, gid };
-  } catch (err) {
-    if (err instanceof Error && err.message.includes('refuses')) throw err;
-    throw new Error(
-      `running as root, but the OS user '${pgUser}' for PostgreSQL does not exist; create it or pass --pg-user`,
-    );
+    uid = Number(execFileSync('id', ['-u', pgUser], { encoding: 'utf8' }).trim());
+    gid = Number(execFileSync('id', ['-g', pgUser], { encoding: 'utf8' }).trim());
+  } catch {
+    throw new Error(`running as root, but the OS user '${pgUser}' for PostgreSQL does not exist; create it or pass --pg-user`);
   }
+  if (uid === 0) throw new Error(`--pg-user ${pgUser} is root; PostgreSQL refuses to run as root`);
+  return { user: pgUser, uid, gid };
 }
 
 /** The environment of a Postgres process: ours, with NEON_AUTH_TOKEN exactly when a token is given. */

@@ -2,7 +2,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 const once = { maximumAttempts: 1 };
-// Every activity heartbeats each second (see activities/index.ts): a worker that died is noticed
+// Every activity heartbeats each second (activities/instrument.ts): a worker that died is noticed
 // within this and the step is retried on the restarted worker. All steps are idempotent.
 const DEAD_WORKER = '10 seconds';
 
@@ -24,7 +24,7 @@ export const POLICIES = {
   // 60 s readiness timeout (§4.7) plus slack. Failures of Postgres itself are non-retryable; a
   // retry after a dead worker adopts the postmaster it had started.
   startPostgres: { startToCloseTimeout: '90 seconds', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
-  // SQL errors are non-retryable (activities/index.ts); the plan is made from the catalog, so a
+  // SQL errors are non-retryable (postgres/catalog/apply.ts); the plan is made from the catalog, so a
   // retry after a dead worker does only what is left.
   applyCatalog: { startToCloseTimeout: '30 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
   reloadConfig: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },

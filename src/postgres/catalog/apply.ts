@@ -61,7 +61,8 @@ async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResul
                 if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) add(await runGroup(c, [DROP_SUBSCRIPTIONS]));
               }, db);
             } catch (err) {
-              if (!/does not exist/.test((err as Error).message)) throw err;
+              // Gone already (invalid_catalog_name): nothing to drop.
+              if ((err as { code?: string }).code !== '3D000') throw err;
             }
           });
         case 'each-database':
