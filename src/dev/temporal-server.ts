@@ -33,6 +33,9 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--log-level', o.logLevel ?? 'error'];
   args.push(...(o.uiPort ? ['--ui-port', String(o.uiPort)] : ['--headless']));
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
+  // Eager activity dispatch: an activity scheduled by a workflow task goes straight back to the
+  // worker that completed it (each compute's worker polls its own task queue), saving a round trip.
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   // Own process group: a Ctrl-C in the terminal must not stop it before the compute is terminated.
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
