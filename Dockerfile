@@ -11,7 +11,7 @@ COPY src ./src
 COPY bin ./bin
 COPY examples ./examples
 COPY deploy ./deploy
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npx tsc -p tsconfig.json && node dist/src/workflow-bundle.js && npm prune --omit=dev
 # compute-ctl runs as root and runs Postgres as the package's `postgres` user (--pg-user).
 ENV POSTGRES_PATH=/usr/lib/postgresql/15/bin/postgres
 EXPOSE 3080 3081 55432

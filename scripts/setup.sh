@@ -56,6 +56,7 @@ for bin in postgres initdb pg_basebackup pg_controldata; do
 done
 
 # 4. Build the TypeScript into a fresh dist/ (a stale output of a deleted module would shadow its
-#    replacement).
+#    replacement), and bundle the workflow code once, so that workers start without webpack.
 rm -rf dist
 npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"
+node dist/src/workflow-bundle.js || die "bundling the workflow code failed"

@@ -1,23 +1,26 @@
 // The in-pod process of one compute: a Temporal worker on task queue compute-<id> (the lifecycle
 // workflow and the activities of this compute only) and the external and internal HTTP servers.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { createActivities } from './activities';
 import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
-import { resolveRunAs } from './postgres/os';
+import { resolveRunAs, type RunAs } from './postgres/os';
 import { signalPostmaster } from './postgres/postmaster';
 import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
+import { StatusCache } from './client/status-cache';
+import { endDeadAttempts } from './client/takeover';
 import { dataConverter } from './codec';
 import { fetchComputeConfig } from './controlplane';
-import { createMetrics } from './metrics';
-import { installRuntime } from './runtime';
+import { createMetrics, type ComputeMetrics } from './metrics';
 import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
 import type { LifecycleResult } from './workflows/lifecycle';
 import { taskQueueFor } from './compute/ids';
+import { workflowCode } from './workflow-bundle';
 
 export interface WorkerOptions {
   computeId: string;
@@ -132,17 +135,72 @@ function urlOf(app: FastifyInstance): string {
   return `http://${host}:${addr.port}`;
 }
 
+/**
+ * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
+ * runtime, the activities) are loaded only now, after the HTTP servers answer.
+ */
+async function startTemporalWorker(
+  o: WorkerOptions,
+  runAs: RunAs | null,
+  converter: ReturnType<typeof dataConverter>,
+  cache: StatusCache,
+  metrics: ComputeMetrics,
+): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
+  const [{ NativeConnection, Worker }, { installRuntime }, { createActivities }] = await Promise.all([
+    import('@temporalio/worker'),
+    import('./runtime'),
+    import('./activities'),
+  ]);
+  installRuntime();
+  // Unique per process (a container's pid is the same after every restart): a new worker tells
+  // its predecessor's unfinished attempts from its own by it.
+  const identity = `${process.pid}@${os.hostname()}/${randomBytes(4).toString('hex')}`;
+  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+  try {
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: o.temporalNamespace,
+      taskQueue: taskQueueFor(o.computeId),
+      identity,
+      dataConverter: converter,
+      ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
+      activities: createActivities({
+        pgdata: o.pgdata,
+        postgres: o.postgres,
+        connstr: o.connstr,
+        runAs,
+        internalHttpPort: o.internalHttpPort,
+        privilegedRoleName: o.privilegedRoleName,
+      }, metrics),
+      sinks: cache.sinks(),
+      // One compute: its lifecycle, one child at a time and the lease fit in a small cache; three
+      // long polls instead of twenty (docs/temporal-notes.md).
+      maxCachedWorkflows: 10,
+      maxConcurrentWorkflowTaskExecutions: 4,
+      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 2 },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
+      // After a kill -9 the server holds this worker's next workflow tasks for its sticky queue this
+      // long before the restarted worker may take them.
+      stickyQueueScheduleToStartTimeout: '1 second',
+    });
+    return { worker, nativeConnection, identity };
+  } catch (err) {
+    await nativeConnection.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
   validateWorkerOptions(o);
   const processStartTime = new Date().toISOString();
   const runAs = resolveRunAs(o.pgUser);
-  installRuntime();
 
   const converter = dataConverter();
   const connection = await Connection.connect({ address: o.temporalAddress });
   const client = new Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
-  const metrics = createMetrics(o.buildTag, () => computes.status(o.computeId));
+  const cache = new StatusCache(computes, o.computeId);
+  const metrics = createMetrics(o.buildTag, () => cache.status(o.computeId));
   let stopped = false;
   const endWatch = watchForEnd(computes, o.computeId, () => stopped);
 
@@ -155,27 +213,9 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     await connection.close();
     throw err;
   }
-  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: o.temporalNamespace,
-    taskQueue: taskQueueFor(o.computeId),
-    dataConverter: converter,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({
-      pgdata: o.pgdata,
-      postgres: o.postgres,
-      connstr: o.connstr,
-      runAs,
-      internalHttpPort: o.internalHttpPort,
-      privilegedRoleName: o.privilegedRoleName,
-    }, metrics),
-  });
-  const running = worker.run();
-  running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
 
   const external = await buildExternalServer({
-    computes,
+    computes: cache,
     computeId: o.computeId,
     connstr: o.connstr,
     metrics: metrics.registry,
@@ -183,6 +223,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     onTerminated: () => endWatch.wake(),
   });
   const internal = await buildInternalServer({ logLevel: o.logLevel });
+  let temporal: { worker: Worker; nativeConnection: NativeConnection; running: Promise<void> } | null = null;
 
   const shutdown = async (): Promise<void> => {
     if (stopped) return;
@@ -190,9 +231,11 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     endWatch.wake();
     await endWatch.done;
     await Promise.allSettled([external.close(), internal.close()]);
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running.catch(() => undefined);
-    await nativeConnection.close().catch(() => undefined);
+    if (temporal) {
+      if (temporal.worker.getState() === 'RUNNING') temporal.worker.shutdown();
+      await temporal.running.catch(() => undefined);
+      await temporal.nativeConnection.close().catch(() => undefined);
+    }
     await connection.close().catch(() => undefined);
   };
 
@@ -204,8 +247,17 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
       leaseRoundsPerRun: o.leaseRoundsPerRun,
       historyThreshold: o.historyThreshold,
     });
+    await cache.seed();
     await external.listen({ host: o.httpHost, port: o.externalHttpPort });
     await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
+    const { worker, nativeConnection, identity } = await startTemporalWorker(o, runAs, converter, cache, metrics);
+    const running = worker.run();
+    running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
+    temporal = { worker, nativeConnection, running };
+    // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
+    void endDeadAttempts(client, o.computeId, identity).catch((err) =>
+      console.error(`compute-ctl: could not take over the steps of the previous worker: ${(err as Error).message}`),
+    );
   } catch (err) {
     await shutdown();
     throw err;

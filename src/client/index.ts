@@ -14,7 +14,7 @@ import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
 import { ComputeError, FAILURE } from '../compute/failures';
 import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
 import { configureUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
-import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
+import { invalidStatusMessage, newComputeView, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
@@ -74,6 +74,7 @@ export class ComputeClient implements ComputeOperations {
     computeId: string,
     opts: { spec?: ParsedSpec | null; processStartTime?: string; basebackupRetries?: number; leaseRoundsPerRun?: number; historyThreshold?: number } = {},
   ): Promise<void> {
+    const processStartTime = opts.processStartTime ?? new Date().toISOString();
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
         workflowId: lifecycleWorkflowId(computeId),
@@ -82,13 +83,15 @@ export class ComputeClient implements ComputeOperations {
           {
             computeId,
             spec: opts.spec ?? null,
-            processStartTime: opts.processStartTime,
+            processStartTime,
             basebackupRetries: opts.basebackupRetries,
             leaseRoundsPerRun: opts.leaseRoundsPerRun,
             historyThreshold: opts.historyThreshold,
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',
+        // /status answers from the memo before a worker has run the workflow's first task.
+        memo: { status: newComputeView(computeId, processStartTime) },
         staticSummary: `compute ${computeId}`,
       }),
     );
@@ -108,7 +111,8 @@ export class ComputeClient implements ComputeOperations {
     }
   }
 
-  private async statusFromMemo(computeId: string): Promise<StatusView | null> {
+  /** The status the lifecycle workflow last put in its memo (no worker needed), or null. */
+  async statusFromMemo(computeId: string): Promise<StatusView | null> {
     try {
       const d = await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).describe());
       return (d.memo?.status as StatusView | undefined) ?? null;

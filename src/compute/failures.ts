@@ -25,6 +25,8 @@ export const FAILURE = {
   basebackupFailed: 'BasebackupFailed',
   /** An LSN lease was asked for a compute that is not Static. */
   notStatic: 'NotStatic',
+  /** A restarted worker ended the attempt its dead predecessor had left running (retried). */
+  workerLost: 'WorkerLost',
 } as const;
 
 export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];

@@ -27,6 +27,7 @@ import { errorChain } from './errors';
 import { lsnLease } from './lease';
 import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
 import { computeReconfigure } from './reconfigure';
+import { sinks } from './sinks';
 import { computeStartup } from './startup';
 import { computeTermination } from './termination';
 
@@ -120,6 +121,7 @@ export class ComputeLifecycle {
     wf.setHandler(statusQuery, () => this.view());
     wf.setHandler(leaseUpdateSignal, (lease) => {
       this.state.lease = lease;
+      this.tellWorker();
     });
     wf.setHandler(configureUpdate, (spec) => this.handleConfigure(spec), {
       validator: (_spec: ParsedSpec) => rejectUnless(CONFIGURE_ALLOWED, this.state.status),
@@ -154,7 +156,20 @@ export class ComputeLifecycle {
     if (!canTransition(this.state.status, to)) throw new Error(`illegal status transition ${this.state.status} -> ${to}`);
     this.state.status = to;
     if (error !== undefined) this.state.error = error;
+    this.publish();
+  }
+
+  /**
+   * The status view goes to the memo (describe() answers from it when no worker is polling) and to
+   * the worker process (which answers /status from it).
+   */
+  private publish(): void {
     wf.upsertMemo({ status: this.view() });
+    this.tellWorker();
+  }
+
+  private tellWorker(): void {
+    sinks.compute.status(this.view());
   }
 
   /** Completes when the main loop has carried the request out: running (the status) or failed. */
@@ -181,10 +196,9 @@ export class ComputeLifecycle {
     return { lsn: this.state.terminateLsn, already_terminated: false };
   }
 
-  /** A new run after continue-as-new: the memo and the watch on Postgres start again. */
-  resume(): void {
-    if (this.input.state === undefined) return;
-    wf.upsertMemo({ status: this.view() });
+  /** The status is published at once (a new compute's or the one carried through continue-as-new); the watch on Postgres resumes. */
+  begin(): void {
+    this.publish();
     if (this.state.postgresRunning) this.watchPostgres();
   }
 
@@ -236,8 +250,10 @@ export class ComputeLifecycle {
     this.stopWatching();
     this.state.postgresRunning = false;
     const message = postgresExitMessage(exit);
-    if (this.state.status === 'failed') this.state.error = message;
-    else this.setStatus('failed', message);
+    if (this.state.status === 'failed') {
+      this.state.error = message;
+      this.publish();
+    } else this.setStatus('failed', message);
     if (this.pending) {
       this.pending.handled = true;
       this.pending = null;

@@ -9,7 +9,7 @@ export type { LifecycleInput, LifecycleResult, LifecycleState } from './compute-
 export async function computeLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
   const compute = new ComputeLifecycle(input);
   compute.registerHandlers();
-  compute.resume();
+  compute.begin();
   for (;;) {
     await wf.condition(() => compute.hasWork());
     if (compute.shouldContinueAsNew()) await compute.continueAsNew();

@@ -82,12 +82,18 @@ describe('kill -9 the worker during a start, restart it', () => {
           });
           const scheduled = new Map<string, string>();
           const attempts: number[] = [];
+          const endedBy: string[] = [];
           for (const e of history.events ?? []) {
             if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
             const started = e.activityTaskStartedEventAttributes;
-            if (started && scheduled.get(String(started.scheduledEventId)) === activity) attempts.push(started.attempt ?? 1);
+            if (started && scheduled.get(String(started.scheduledEventId)) === activity) {
+              attempts.push(started.attempt ?? 1);
+              endedBy.push(started.lastFailure?.applicationFailureInfo?.type ?? started.lastFailure?.message ?? '');
+            }
           }
           assert.ok(Math.max(...attempts) >= 2, `${activity} was retried (attempts ${attempts})`);
+          // The restarted worker ended its predecessor's attempt itself, not a heartbeat timeout.
+          assert.deepEqual(endedBy, ['WorkerLost'], `${activity}'s previous attempt ended by ${endedBy}`);
         }
       } finally {
         await worker.api('/terminate?mode=immediate', { method: 'POST' }).catch(() => null);

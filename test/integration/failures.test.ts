@@ -1,7 +1,7 @@
 // A start that fails: the control plane and the operator (Temporal UI) both see why.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { configurationRequest, json, postJson, useCompute } from '../support/stack';
+import { assertStatusAgrees, configurationRequest, json, postJson, useCompute } from '../support/stack';
 
 describe('a failed start', () => {
   const t = useCompute({ name: 'failed-start', children: ['startup-1', 'termination'] });
@@ -17,9 +17,9 @@ describe('a failed start', () => {
   });
 
   test('/status shows failed with the whole error; the metric follows', async () => {
-    const status = await json(await t.compute.api('/status'));
+    const status = await assertStatusAgrees(t.compute);
     assert.equal(status.status, 'failed');
-    assert.match(status.error, /^failed to start Postgres\n\nCaused by:\n    Postgres exited unexpectedly with code 1\nPostgres' last messages:\n.*shared_buffers/s);
+    assert.match(status.error ?? '', /^failed to start Postgres\n\nCaused by:\n    Postgres exited unexpectedly with code 1\nPostgres' last messages:\n.*shared_buffers/s);
     const metrics = await (await t.compute.api('/metrics')).text();
     assert.match(metrics, /^compute_ctl_up\{build_tag="test",status="failed"\} 1$/m);
   });

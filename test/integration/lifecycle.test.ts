@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
 import { isAlive } from '../../src/postgres/postmaster';
-import { configurationRequest, json, postJson, useCompute } from '../support/stack';
+import { assertStatusAgrees, configurationRequest, json, postJson, useCompute } from '../support/stack';
 import { scramVerifier } from '../support/scram';
 
 function upSamples(metricsText: string): string[] {
@@ -27,6 +27,7 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(body.tenant, null);
     assert.equal(body.error, null);
     assert.ok(res.headers.get('x-request-id'));
+    assert.deepEqual(await assertStatusAgrees(t.compute), body);
     const metrics = await (await t.compute.api('/metrics')).text();
     assert.deepEqual(upSamples(metrics), ['compute_ctl_up{build_tag="test",status="empty"} 1']);
   });
@@ -80,6 +81,7 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(body.status, 'running');
     assert.equal(body.error, null);
     assert.ok(body.startup_metrics.basebackup_bytes > 0);
+    assert.deepEqual(await assertStatusAgrees(t.compute), body);
 
     // The owner role logs in with its password over TCP (pg_hba's md5 line accepts SCRAM).
     const owner = new Client({ host: '127.0.0.1', port: t.compute.pgPort, user: 'neondb_owner', password: 's3cret', database: 'neondb' });
@@ -122,7 +124,9 @@ describe('compute lifecycle over HTTP', () => {
     const databases = [{ name: 'neondb', owner: 'neondb_owner', options: null }];
     const res = await t.compute.api('/configure', postJson(configurationRequest(t.stack, t.compute.pgPort, { roles, databases })));
     assert.equal(res.status, 200);
-    assert.equal((await json(res)).status, 'running');
+    const reconfigured = await json(res);
+    assert.equal(reconfigured.status, 'running');
+    assert.deepEqual(await assertStatusAgrees(t.compute), reconfigured);
     const admin = new Client({ connectionString: t.compute.connstr });
     await admin.connect();
     try {
@@ -153,8 +157,9 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(again.status, 201);
     assert.deepEqual(await json(again), body);
 
-    const status = await json(await t.compute.api('/status'));
+    const status = await assertStatusAgrees(t.compute);
     assert.equal(status.status, 'terminated');
+    assert.equal(status.terminate_lsn, body.lsn);
   });
 
   test('illegal transitions answer 412 with the reference text', async () => {

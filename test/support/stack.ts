@@ -1,5 +1,6 @@
 // The real parts an integration test needs, each started on loopback on free ports and stopped
 // again: a Temporal dev server, an upstream PostgreSQL, and compute workers (in-process).
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/postgres/pgbin';
 import { installRuntime } from '../../src/runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/worker';
+import type { StatusView } from '../../src/compute/status';
 import { recordHistories } from './histories';
 
 export interface Stack {
@@ -189,6 +191,16 @@ export function useCompute(record?: { name: string; children: string[] }): { sta
     await ctx.stack?.stop();
   });
   return ctx;
+}
+
+/**
+ * /status answers from the worker's memory; what a Temporal client's query answers must be the
+ * same. Returns the /status body.
+ */
+export async function assertStatusAgrees(c: ComputeUnderTest): Promise<StatusView> {
+  const [fromApi, fromQuery] = await Promise.all([c.api('/status').then((r) => r.json() as Promise<StatusView>), c.worker.computes.status(c.computeId)]);
+  assert.deepEqual(fromApi, fromQuery);
+  return fromApi;
 }
 
 /** Polls `fn` until it returns something other than undefined (errors count as not yet). */

@@ -56,6 +56,7 @@ export async function withWorker<T>(env: WorkflowEnv, computeId: string, activit
     taskQueue: `compute-${computeId}`,
     workflowBundle: env.bundle,
     activities: instrumented(activities),
+    sinks: { compute: { status: { fn: () => undefined, callDuringReplay: true } } },
   });
   return worker.runUntil(fn);
 }

@@ -6,6 +6,7 @@ import type { ComputeOperations } from '../../client';
 import { TERMINATE_MODES, type TerminateMode } from '../../compute/status';
 import { parseConfigurationRequest, SpecError } from '../../compute-spec/parse';
 import { RequestError } from '../common';
+import { StartupMetricsSchema, StatusViewSchema } from '../schemas';
 
 const TerminateQuery = Type.Object({
   mode: Type.Optional(Type.Unsafe<TerminateMode>({ type: 'string', enum: [...TERMINATE_MODES] })),
@@ -20,9 +21,9 @@ export interface ComputeRoutesOptions {
 export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOptions): Promise<void> {
   const { computes, computeId } = opts;
 
-  app.get('/status', async () => computes.status(computeId));
+  app.get('/status', { schema: { response: { 200: StatusViewSchema } } }, async () => computes.status(computeId));
 
-  app.get('/metrics.json', async () => (await computes.status(computeId)).startup_metrics);
+  app.get('/metrics.json', { schema: { response: { 200: StartupMetricsSchema } } }, async () => (await computes.status(computeId)).startup_metrics);
 
   app.post('/configure', async (request, reply) => {
     let spec;

@@ -1,0 +1,55 @@
+// Response schemas of the routes: Fastify serialises with them (fast-json-stringify), and the
+// compile-time checks below keep them and the types of src/compute/status.ts the same shape.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { COMPUTE_STATUSES, type StartupMetrics, type StatusView } from '../compute/status';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Int = Type.Integer();
+
+export const StartupMetricsSchema = Type.Object({
+  wait_for_spec_ms: Int,
+  sync_sk_check_ms: Int,
+  sync_safekeepers_ms: Int,
+  pageserver_connect_micros: Int,
+  basebackup_ms: Int,
+  basebackup_bytes: Int,
+  start_postgres_ms: Int,
+  config_ms: Int,
+  total_startup_ms: Int,
+  load_ext_ms: Int,
+  num_ext_downloaded: Int,
+  largest_ext_size: Int,
+  total_ext_download_size: Int,
+});
+
+export const LeaseStateSchema = Type.Object({
+  status: Type.Union(['acquiring', 'held', 'retrying', 'refused'].map((s) => Type.Literal(s as 'acquiring' | 'held' | 'retrying' | 'refused'))),
+  lsn: Type.String(),
+  valid_until: Nullable(Type.String()),
+  renewals: Int,
+  error: Nullable(Type.String()),
+});
+
+export const StatusViewSchema = Type.Object({
+  start_time: Type.String(),
+  tenant: Nullable(Type.String()),
+  timeline: Nullable(Type.String()),
+  status: Type.Union(COMPUTE_STATUSES.map((s) => Type.Literal(s))),
+  last_active: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+  compute_id: Type.String(),
+  mode: Nullable(Type.Union([Type.Literal('primary'), Type.Literal('static'), Type.Literal('replica')])),
+  startup_metrics: StartupMetricsSchema,
+  terminate_lsn: Nullable(Type.String()),
+  pending_restart: Type.Array(Type.String()),
+  lsn_lease: Nullable(LeaseStateSchema),
+});
+
+export const ErrorSchema = Type.Object({ error: Type.String() });
+
+// Both ways: a field added to one and not the other fails the build.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statusViewMatches: Same<Static<typeof StatusViewSchema>, StatusView> = true;
+const metricsMatch: Same<Static<typeof StartupMetricsSchema>, StartupMetrics> = true;
+void statusViewMatches;
+void metricsMatch;
