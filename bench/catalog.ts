@@ -1,22 +1,38 @@
 // `npm run bench -- catalog [N]`: the first-start catalog apply of N roles + N databases (each
-// database owned by one of the roles) on a fresh cluster, then the same spec again (a no-op).
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+// database owned by one of the roles) on a fresh cluster, then the same spec again (a no-op), and
+// on the same server in the same run the raw floor: the equivalent DDL piped through psql, one
+// statement after another.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createActivities } from '../src/activities';
-import { chown, resolveRunAs } from '../src/postgres/os';
+import { parseConfigurationRequest } from '../src/compute-spec/parse';
 import { freePort } from '../src/dev/ports';
 import { startUpstream } from '../src/dev/upstream';
+import { resolveRunAs, runProgram } from '../src/postgres/os';
 import { findPostgres } from '../src/postgres/pgbin';
-import { parseConfigurationRequest } from '../src/compute-spec/parse';
+import { benchLine, benchTempDir, machine } from './common';
+import { rm } from 'node:fs/promises';
+
+async function rawFloor(psql: string, connstr: string, n: number, runAs: ReturnType<typeof resolveRunAs>): Promise<number> {
+  const sql: string[] = [];
+  for (let i = 0; i < n; i++) {
+    sql.push(`CREATE ROLE "floor user ${i}" LOGIN PASSWORD 'md5${`${i}`.padStart(32, '0')}';`, `CREATE DATABASE "floor db ${i}" OWNER "floor user ${i}";`);
+  }
+  const file = path.join('/tmp', `compute-ctl-bench-floor-${process.pid}.sql`);
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(file, `${sql.join('\n')}\n`, { mode: 0o644 });
+  const t0 = performance.now();
+  const r = await runProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', connstr, '-f', file], { runAs });
+  const ms = performance.now() - t0;
+  await rm(file, { force: true });
+  if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
+  return ms;
+}
 
 export async function benchCatalog(n: number): Promise<void> {
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'compute-ctl-bench-catalog-'));
-  await chmod(tmp, 0o755);
-  await chown(tmp, runAs);
+  const tmp = await benchTempDir(runAs, 'catalog');
   const pgdata = path.join(tmp, 'pgdata');
   const port = await freePort();
   const cluster = await startUpstream({ pgdata, port, postgres, runAs });
@@ -37,16 +53,20 @@ export async function benchCatalog(n: number): Promise<void> {
         },
       },
     });
+    const floor = await rawFloor(path.join(path.dirname(postgres), 'psql'), cluster.connstring, n, runAs);
     const t0 = performance.now();
     const first = await acts.applyCatalog(parsed);
     const t1 = performance.now();
     const again = await acts.applyCatalog(parsed);
     const t2 = performance.now();
-    console.log(`\n${n} roles + ${n} databases, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, PostgreSQL (fsync=off)`);
-    console.log(`from scratch        ${(t1 - t0).toFixed(0).padStart(6)} ms  (${first.statements} statements)`);
-    console.log(`same spec again     ${(t2 - t1).toFixed(0).padStart(6)} ms  (${again.statements} statements)`);
+    const [firstMs, againMs] = [t1 - t0, t2 - t1];
+    console.log(`\n${n} roles + ${n} databases, ${machine()}, PostgreSQL (fsync=off)`);
+    console.log(`raw floor (psql)    ${floor.toFixed(0).padStart(6)} ms  (${2 * n} statements, one after another)`);
+    console.log(`from scratch        ${firstMs.toFixed(0).padStart(6)} ms  (${first.statements} statements; ${(firstMs / floor).toFixed(2)}× the floor)`);
+    console.log(`same spec again     ${againMs.toFixed(0).padStart(6)} ms  (${again.statements} statements; ${(againMs / firstMs).toFixed(3)}× the first apply)`);
     console.log(`phases from scratch: ${first.phases.map((p) => `${p.name} ${p.ms}`).join(', ')}`);
     console.log(`phases again:        ${again.phases.map((p) => `${p.name} ${p.ms}`).join(', ')}`);
+    benchLine('catalog', { n, floor_ms: floor, first_apply_ms: firstMs, ratio_to_floor: firstMs / floor, reapply_ms: againMs, reapply_ratio: againMs / firstMs });
   } finally {
     await cluster.stop();
     await rm(tmp, { recursive: true, force: true });

@@ -1,6 +1,10 @@
-// `npm run bench [-- startup [N]]` (default) or `npm run bench -- catalog [N]`.
+// `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog> [N]`.
 import { installRuntime } from '../src/runtime';
+import { benchApi } from './api';
+import { benchBoot } from './boot';
 import { benchCatalog } from './catalog';
+import { benchNeon } from './neon';
+import { benchRecovery } from './recovery';
 import { benchStartup } from './startup';
 
 async function main(): Promise<void> {
@@ -8,7 +12,11 @@ async function main(): Promise<void> {
   installRuntime('ERROR');
   if (which === 'startup') await benchStartup(Number(n ?? process.env.BENCH_N ?? 10));
   else if (which === 'catalog') await benchCatalog(Number(n ?? 100));
-  else throw new Error(`unknown benchmark ${which}: use startup or catalog`);
+  else if (which === 'boot') await benchBoot(Number(n ?? 5));
+  else if (which === 'api') await benchApi(Number(n ?? 2000));
+  else if (which === 'neon') await benchNeon(Number(n ?? 10));
+  else if (which === 'recovery') await benchRecovery(Number(n ?? 3));
+  else throw new Error(`unknown benchmark ${which}: use startup, neon, api, boot, recovery or catalog`);
 }
 
 main().catch((err) => {

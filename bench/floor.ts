@@ -1,0 +1,38 @@
+// The physical floor of a start: the same work done by hand with PostgreSQL's own tools, none of
+// our code involved: pg_basebackup from the upstream, `postgres -D` until postmaster.pid says
+// ready, then CREATE ROLE and CREATE DATABASE in one psql call.
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runProgram, spawnOptions, type RunAs } from '../src/postgres/os';
+
+async function pidFileSays(pgdata: string, state: string): Promise<boolean> {
+  const text = await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').at(-1)?.trim() === state;
+}
+
+/** Runs the floor once; returns its milliseconds. Stops and removes what it made. */
+export async function physicalFloor(o: { upstream: string; pgbinDir: string; runAs: RunAs | null; pgdata: string; port: number }): Promise<number> {
+  const bin = (name: string) => path.join(o.pgbinDir, name);
+  const t0 = performance.now();
+  const backup = await runProgram(bin('pg_basebackup'), ['-d', o.upstream, '-D', o.pgdata, '-X', 'stream', '-c', 'fast', '--no-sync'], { runAs: o.runAs });
+  if (backup.code !== 0) throw new Error(`pg_basebackup: ${backup.stderr}`);
+  const postmaster = spawn(bin('postgres'), ['-D', o.pgdata, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'], spawnOptions(o.runAs, { stdio: 'ignore', cwd: o.pgdata }));
+  try {
+    while (!(await pidFileSays(o.pgdata, 'ready'))) {
+      if (postmaster.exitCode !== null) throw new Error('postgres exited while starting');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const ddl = await runProgram(bin('psql'), [
+      '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `postgresql://cloud_admin@127.0.0.1:${o.port}/postgres`,
+      '-c', 'CREATE ROLE neondb_owner LOGIN', '-c', 'CREATE DATABASE neondb OWNER neondb_owner',
+    ], { runAs: o.runAs });
+    if (ddl.code !== 0) throw new Error(`psql: ${ddl.stderr}`);
+    return performance.now() - t0;
+  } finally {
+    postmaster.kill('SIGQUIT');
+    await new Promise((r) => (postmaster.exitCode !== null ? r(null) : postmaster.once('exit', r)));
+    await rm(o.pgdata, { recursive: true, force: true });
+  }
+}
