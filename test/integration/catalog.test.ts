@@ -132,6 +132,25 @@ describe('catalog reconciliation and reconfiguration', () => {
     assert.ok(seen >= 1);
   });
 
+  test('the same spec again puts back a password and an owner changed by hand, and their database is checked again', async () => {
+    await withClient(admin(), (c) =>
+      c.query("ALTER ROLE app_owner PASSWORD 'changed by hand'; CREATE ROLE intruder; ALTER DATABASE app OWNER TO intruder"),
+    );
+    await withClient(adminAt('app'), (c) => c.query('ALTER SCHEMA public OWNER TO cloud_admin'));
+    assert.equal((await configure(request())).status, 200);
+    await withClient(admin(), async (c) => {
+      const role = await c.query("SELECT rolpassword = $1 AS same FROM pg_authid WHERE rolname = 'app_owner'", [verifier]);
+      assert.equal(role.rows[0].same, true);
+      const db = await c.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'app'");
+      assert.equal(db.rows[0].owner, 'app_owner');
+    });
+    // The owner had changed, so the database was visited again: its public schema is its owner's.
+    await withClient(adminAt('app'), async (c) => {
+      const { rows } = await c.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'public'");
+      assert.equal(rows[0].owner, 'app_owner');
+    });
+  });
+
   test('a role holding grants given by another role is deleted cleanly', async () => {
     await withClient(admin(), async (c) => {
       await c.query('CREATE ROLE middleman; CREATE ROLE holder');
