@@ -5,8 +5,13 @@ import { adminDatabase, adminUser } from '../postgres/admin-connection';
 import { applySpecSql, type ApplyResult } from '../postgres/catalog/apply';
 import { runMigrations, type MigrationReport } from '../postgres/catalog/migrations';
 import { firstStartConcurrency } from '../postgres/catalog/plan';
-import { enableSubscribers, reloadAndWait, truncateOverride, writeOverride } from '../postgres/reload';
+import { enableSubscribers, overrideInPlace, reloadAndWait, truncateOverride, writeOverride } from '../postgres/reload';
 import type { ComputeSettings } from './settings';
+
+/** §5.1: the catalog is the spec's on a Primary, unless skip_pg_catalog_updates. */
+export function appliesCatalog(parsed: ParsedSpec): boolean {
+  return parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates;
+}
 
 export interface CatalogResult {
   statements: number;
@@ -27,9 +32,13 @@ export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailu
     async applyCatalog(parsed: ParsedSpec, opts: { firstStart?: boolean } = {}): Promise<CatalogResult> {
       const firstStart = opts.firstStart ?? true;
       let applied: ApplyResult = { statements: 0, phases: [] };
-      if (parsed.mode.type === 'primary' && !parsed.spec.skip_pg_catalog_updates) {
-        await writeOverride(s.pgdata, s.runAs);
-        await reloadAndWait(s.connstr);
+      if (appliesCatalog(parsed)) {
+        // A first start finds the override in place since before Postgres started (finalizePgdata):
+        // no reload is needed for it.
+        if (!firstStart || !(await overrideInPlace(s.pgdata))) {
+          await writeOverride(s.pgdata, s.runAs);
+          await reloadAndWait(s.connstr);
+        }
         applied = await applySpecSql(parsed, {
           connstr: s.connstr,
           priv: s.privilegedRoleName,
@@ -45,7 +54,7 @@ export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailu
 
     /** §5.8, in the background after the first start of a Primary; failures are counted, never fatal. */
     async runMigrations(parsed: ParsedSpec): Promise<MigrationReport | null> {
-      if (parsed.mode.type !== 'primary' || parsed.spec.skip_pg_catalog_updates) return null;
+      if (!appliesCatalog(parsed)) return null;
       const report = await runMigrations(s.connstr, s.privilegedRoleName);
       if (report.failed) metrics?.migrationFailures.inc({ migration_id: String(report.failed.id) });
       return report;

@@ -6,6 +6,8 @@ import type { ParsedSpec } from '../compute-spec/parse';
 import { ensureMd5Line, renderPgHba } from '../postgres/config-files';
 import { chown, writeOwnedFile } from '../postgres/os';
 import { livePostmasterPid, stopPostmaster } from '../postgres/postmaster';
+import { writeOverride } from '../postgres/reload';
+import { appliesCatalog } from './catalog';
 import { writePostgresqlConf } from './config';
 import type { ComputeSettings } from './settings';
 
@@ -39,6 +41,8 @@ export function pgdataActivities(s: ComputeSettings) {
       if (zenith !== null && !(await fs.stat(p('neon.signal')).catch(() => null))) {
         await writeOwnedFile(p('neon.signal'), zenith, s.runAs);
       }
+      // §5.1: the limits the first catalog apply lifts are lifted from the start, saving a reload.
+      if (appliesCatalog(parsed)) await writeOverride(s.pgdata, s.runAs);
     },
   };
 }

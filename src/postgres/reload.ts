@@ -9,8 +9,15 @@ import { writeOwnedFile, type RunAs } from './os';
 export const OVERRIDE_FILE = 'compute_ctl_temp_override.conf';
 const RELOAD_TIMEOUT_MS = 10_000;
 
+const OVERRIDE = 'neon.max_cluster_size=-1\n';
+
 export async function writeOverride(pgdata: string, runAs: RunAs | null): Promise<void> {
-  await writeOwnedFile(path.join(pgdata, OVERRIDE_FILE), 'neon.max_cluster_size=-1\n', runAs);
+  await writeOwnedFile(path.join(pgdata, OVERRIDE_FILE), OVERRIDE, runAs);
+}
+
+/** Whether the override file lifts the limits now (written before Postgres started, or since). */
+export async function overrideInPlace(pgdata: string): Promise<boolean> {
+  return (await fs.readFile(path.join(pgdata, OVERRIDE_FILE), 'utf8').catch(() => '')) === OVERRIDE;
 }
 
 export async function truncateOverride(pgdata: string, runAs: RunAs | null): Promise<void> {
@@ -35,7 +42,7 @@ export async function reloadAndWait(connstr: string): Promise<string[]> {
       const { rows } = await c.query<{ done: boolean }>('SELECT pg_conf_load_time() > $1::timestamptz AS done', [before]);
       if (rows[0].done) break;
       if (Date.now() > deadline) throw new Error(`Postgres did not reload its configuration within ${RELOAD_TIMEOUT_MS} ms`);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2));
     }
     const pending = await c.query<{ name: string }>('SELECT name FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name');
     return pending.rows.map((r) => r.name);
