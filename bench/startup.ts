@@ -46,6 +46,8 @@ export async function benchStartup(n: number): Promise<void> {
         logLevel: 'error',
       });
       try {
+        // A warm worker, as in a pool of computes waiting for their spec: a query has run the workflow.
+        await worker.computes.status(computeId);
         const t0 = performance.now();
         const res = await fetch(`${worker.externalUrl}/configure`, {
           method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(stack.request(pgPort)),
