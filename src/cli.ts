@@ -65,7 +65,7 @@ export function buildProgram(): Command {
       .option('-p, --control-plane-uri <url>', 'fetch the spec from the control plane instead (token: $NEON_CONTROL_PLANE_TOKEN)')
       .option('--external-http-port <port>', 'external HTTP API', port, 3080)
       .option('--internal-http-port <port>', 'internal HTTP API (written to postgresql.conf)', port, 3081)
-      .option('--http-host <addr>', 'address the HTTP servers bind (no JWT auth yet: keep it private)', '127.0.0.1')
+      .option('--http-host <addr>', 'address the HTTP servers bind; a non-loopback one needs JWT keys in the startup config', '127.0.0.1')
       .option('--pg-user <user>', 'OS user that runs PostgreSQL when compute-ctl runs as root', 'postgres')
       .option('--privileged-role-name <name>', 'the "weak superuser" role given to users', 'neon_superuser')
       .addOption(new Option('--build-tag <tag>', 'build_tag metric label').env('BUILD_TAG').default('latest'))

@@ -10,6 +10,7 @@ import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
 import { resolveRunAs, type RunAs } from './postgres/os';
 import { signalPostmaster } from './postgres/postmaster';
 import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
+import { createAuthenticator, type Authenticator } from './api/auth';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
 import { StatusCache } from './client/status-cache';
@@ -18,6 +19,7 @@ import { dataConverter } from './codec';
 import { fetchComputeConfig } from './controlplane';
 import { createMetrics, type ComputeMetrics } from './metrics';
 import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
+import type { JwkJson } from './compute-spec/schema';
 import type { LifecycleResult } from './workflows/lifecycle';
 import { taskQueueFor } from './compute/ids';
 import { workflowCode } from './workflow-bundle';
@@ -135,6 +137,31 @@ function urlOf(app: FastifyInstance): string {
   return `http://${host}:${addr.port}`;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === '[::1]';
+}
+
+/**
+ * The external API's authentication (§6.2) with the startup config's keys. Without keys the API is
+ * served unauthenticated only on a loopback address; Neon's INSTANCE_ID turns authentication off.
+ */
+async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Promise<Authenticator | null> {
+  if (process.env.INSTANCE_ID) {
+    console.error('compute-ctl: INSTANCE_ID is set: the external API is served without authentication');
+    return null;
+  }
+  const auth = await createAuthenticator(keys, o.computeId);
+  if (auth) return auth;
+  if (!isLoopback(o.httpHost)) {
+    throw new Error(
+      `--http-host ${o.httpHost} is not a loopback address and no JWT keys are configured (compute_ctl_config.jwks.keys): ` +
+        "refusing to serve the compute's API without authentication",
+    );
+  }
+  console.error(`compute-ctl: no JWT keys configured (compute_ctl_config.jwks.keys): the API on ${o.httpHost} is served without authentication`);
+  return null;
+}
+
 /**
  * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
  * runtime, the activities) are loaded only now, after the HTTP servers answer.
@@ -201,20 +228,22 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
   const cache = new StatusCache(computes, o.computeId);
   const metrics = createMetrics(o.buildTag, () => cache.status(o.computeId));
-  let stopped = false;
-  const endWatch = watchForEnd(computes, o.computeId, () => stopped);
-
   let config: ParsedConfig | null;
+  let auth: Authenticator | null;
   try {
     config = o.controlPlaneUri
       ? await fetchComputeConfig(o.controlPlaneUri, o.computeId, o.controlPlaneToken ?? '', metrics.controlPlaneRequests)
       : await loadConfig(o.configPath);
+    auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
   } catch (err) {
     await connection.close();
     throw err;
   }
+  let stopped = false;
+  const endWatch = watchForEnd(computes, o.computeId, () => stopped);
 
   const external = await buildExternalServer({
+    auth,
     computes: cache,
     computeId: o.computeId,
     connstr: o.connstr,

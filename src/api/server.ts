@@ -3,12 +3,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ComputeOperations } from '../client';
+import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
 import { catalogRoutes } from './routes/catalog';
 import { computeRoutes } from './routes/compute';
 
 export interface ApiOptions {
   computes: ComputeOperations;
+  /** Checks the Authorization header of every route but /metrics (§6.2); null: no authentication. */
+  auth: Authenticator | null;
   computeId: string;
   /** The compute's Postgres as superuser, for routes that read it directly. */
   connstr: string;
@@ -25,8 +28,13 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     const body = await opts.metrics.metrics();
     return reply.type(opts.metrics.contentType).send(body);
   });
-  await app.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
-  await app.register(catalogRoutes, { connstr: opts.connstr });
+  // Every route registered in here is authenticated (a Fastify context: the hook covers only it).
+  await app.register(async (authenticated) => {
+    const { auth } = opts;
+    if (auth) authenticated.addHook('onRequest', async (request) => auth.check(request.headers.authorization));
+    await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
+    await authenticated.register(catalogRoutes, { connstr: opts.connstr });
+  });
   return app;
 }
 

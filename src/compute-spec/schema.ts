@@ -120,7 +120,8 @@ export const ComputeSpecSchema = Type.Object({
   storage: Opt(StorageSchema),
 });
 
-export const JwkSchema = Type.Object({ kty: Type.String() });
+/** A JSON Web Key (RFC 7517); its other members (crv, x, n, e, …) are kept as given. */
+export const JwkSchema = Type.Object({ kty: Type.String(), alg: Opt(Type.String()) });
 
 export const ComputeCtlConfigSchema = Type.Object({
   jwks: Type.Object({ keys: Type.Array(JwkSchema) }),
@@ -147,5 +148,6 @@ export type DeltaOp = Static<typeof DeltaOpSchema>;
 export type PageserverConnectionInfo = Static<typeof PageserverConnectionInfoSchema>;
 export type ComputeSpec = Static<typeof ComputeSpecSchema>;
 export type ComputeCtlConfig = Static<typeof ComputeCtlConfigSchema>;
+export type JwkJson = Static<typeof JwkSchema>;
 export type ComputeConfig = Static<typeof ComputeConfigSchema>;
 export type ConfigurationRequest = Static<typeof ConfigurationRequestSchema>;

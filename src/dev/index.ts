@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../postgres/os';
 import { findPostgres } from '../postgres/pgbin';
 import { lifecycleWorkflowId } from '../compute/ids';
+import { devKeys } from './keys';
 import { portIsFree } from './ports';
 import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-server';
 import { startUpstream, type Upstream } from './upstream';
@@ -25,12 +26,12 @@ async function requireFree(name: string, port: number): Promise<void> {
   if (!(await portIsFree(port))) throw new Error(`port ${port} (${name}) is in use; stop whatever holds it (an earlier npm run dev?)`);
 }
 
-async function waitForApi(url: string, worker: ChildProcess): Promise<void> {
+async function waitForApi(url: string, worker: ChildProcess, headers: Record<string, string>): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (worker.exitCode !== null) throw new Error(`the compute worker exited with code ${worker.exitCode}`);
     try {
-      if ((await fetch(`${url}/status`)).ok) return;
+      if ((await fetch(`${url}/status`, { headers })).ok) return;
     } catch {
       // not listening yet
     }
@@ -69,6 +70,9 @@ async function main(): Promise<void> {
   const runAs = resolveRunAs(process.env.PG_USER ?? 'postgres');
   await mkdir(DATA, { recursive: true, mode: 0o755 });
   const payloadKey = process.env.COMPUTE_CTL_PAYLOAD_KEY ?? (await devPayloadKey());
+  // The API is authenticated as in production (§6.2): a key of this stack's, an admin token for it.
+  const keys = await devKeys(DATA);
+  const auth = { authorization: `Bearer ${keys.adminToken}` };
 
   const stops: (() => Promise<void>)[] = [];
   let stopping: Promise<never> | null = null;
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
       process.execPath,
       [
         path.join(REPO_ROOT, 'bin', 'compute-ctl.js'), 'worker',
-        '-i', COMPUTE_ID, '-D', path.join(DATA, 'compute', 'pgdata'), '-C', computeConnstr, '-b', postgres,
+        '-i', COMPUTE_ID, '-D', path.join(DATA, 'compute', 'pgdata'), '-C', computeConnstr, '-b', postgres, '-c', keys.configPath,
         '--external-http-port', String(PORTS.api), '--internal-http-port', String(PORTS.internal), '--log-level', 'warn',
       ],
       { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey }, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
@@ -128,16 +132,16 @@ async function main(): Promise<void> {
     stops.push(async () => {
       if (worker.exitCode !== null) return;
       log('terminating the compute');
-      await fetch(`${api}/terminate?mode=immediate`, { method: 'POST', signal: AbortSignal.timeout(20_000) }).catch(() => undefined);
+      await fetch(`${api}/terminate?mode=immediate`, { method: 'POST', headers: auth, signal: AbortSignal.timeout(20_000) }).catch(() => undefined);
       worker.kill('SIGTERM');
       await workerExit;
     });
-    await waitForApi(api, worker);
+    await waitForApi(api, worker, auth);
 
     const request = JSON.parse(await readFile(path.join(REPO_ROOT, 'examples', 'spec.json'), 'utf8'));
     request.spec.storage.connstring = upstreamConnstring;
     log('configuring the compute from examples/spec.json');
-    const res = await fetch(`${api}/configure`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const res = await fetch(`${api}/configure`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(request) });
     const body = (await res.json()) as { status?: string; error?: string; startup_metrics?: { total_startup_ms: number } };
     if (!res.ok) throw new Error(`/configure answered ${res.status}: ${body.error}`);
 
@@ -146,6 +150,8 @@ async function main(): Promise<void> {
         '',
         `compute ${COMPUTE_ID} is ${body.status} (started in ${body.startup_metrics?.total_startup_ms} ms)`,
         `  compute API      ${api}/status   (POST /configure, POST /terminate, GET /metrics)`,
+        `  admin token      ${keys.adminToken}   (also in .data/admin.token)`,
+        `                   curl -H "Authorization: Bearer $(cat .data/admin.token)" ${api}/status`,
         `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
         `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
         `  upstream         ${upstreamConnstring}`,

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import type { Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
 import { ComputeError, type ComputeErrorKind } from '../../src/compute/failures';
@@ -51,8 +52,8 @@ class FakeComputes implements ComputeOperations {
   }
 }
 
-async function server(computes = new FakeComputes(), onTerminated?: () => void) {
-  const app = await buildExternalServer({ computes, computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', metrics: new Registry(), logLevel: 'silent', onTerminated });
+async function server(computes = new FakeComputes(), onTerminated?: () => void, auth: Authenticator | null = null) {
+  const app = await buildExternalServer({ auth, computes, computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', metrics: new Registry(), logLevel: 'silent', onTerminated });
   return { app, computes };
 }
 

@@ -52,6 +52,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  test('the compute authenticates its API with the key the keys service makes', () => {
+    assert.deepEqual(compose.services.keys.entrypoint, ['node', '/app/dist/src/dev/keys.js', '/keys']);
+    assert.ok(existsSync(path.join(ROOT, 'src/dev/keys.ts')));
+    assert.ok(compose.services.compute.command.includes('--config=/keys/compute-ctl.json'));
+    assert.ok(compose.services.compute.volumes.includes('keys:/keys:ro'));
+    assert.equal(compose.services.compute.depends_on.keys.condition, 'service_completed_successfully');
+  });
+
   test('the compute and control-plane commands use flags compute-ctl has', () => {
     for (const svc of ['compute', 'control-plane']) {
       const [command, ...args] = compose.services[svc].command as string[];
