@@ -2,6 +2,7 @@
 // compile-time checks below keep them and the types of src/compute/status.ts the same shape.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { COMPUTE_STATUSES, type StartupMetrics, type StatusView } from '../compute/status';
+import type { DbsAndRoles } from '../postgres/catalog/inventory';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Int = Type.Integer();
@@ -47,9 +48,25 @@ export const StatusViewSchema = Type.Object({
 
 export const ErrorSchema = Type.Object({ error: Type.String() });
 
+export const TerminateResponseSchema = Type.Object({ lsn: Nullable(Type.String()) });
+
+export const DbsAndRolesSchema = Type.Object({
+  roles: Type.Array(Type.Object({ name: Type.String(), encrypted_password: Type.Null(), options: Type.Null() })),
+  databases: Type.Array(
+    Type.Object({ name: Type.String(), owner: Type.String(), options: Type.Null(), restrict_conn: Type.Boolean(), invalid: Type.Boolean() }),
+  ),
+});
+
+/** Error answers a route may give, by status. */
+export function errors<C extends number>(...codes: C[]): Record<C, typeof ErrorSchema> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorSchema])) as Record<C, typeof ErrorSchema>;
+}
+
 // Both ways: a field added to one and not the other fails the build.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statusViewMatches: Same<Static<typeof StatusViewSchema>, StatusView> = true;
 const metricsMatch: Same<Static<typeof StartupMetricsSchema>, StartupMetrics> = true;
+const inventoryMatches: Same<Static<typeof DbsAndRolesSchema>, DbsAndRoles> = true;
 void statusViewMatches;
 void metricsMatch;
+void inventoryMatches;

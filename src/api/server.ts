@@ -1,11 +1,12 @@
 // The two HTTP servers of the in-pod process (reference §6.1): external (control plane, metrics
 // scraper) and internal (Postgres' neon extension, local_proxy).
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ComputeOperations } from '../client';
 import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
-import { catalogRoutes } from './routes/catalog';
+import { postgresRoutes } from './routes/postgres';
 import { computeRoutes } from './routes/compute';
 
 export interface ApiOptions {
@@ -24,6 +25,14 @@ export interface ApiOptions {
 export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
   await app.register(commonPlugin);
+  // The API description, made from the routes' schemas (registered first, so it sees them all).
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'compute-ctl external API', version: '1', description: "Neon compute_ctl's external API (reference §6), as this project serves it" },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/metrics', async (_request, reply) => {
     const body = await opts.metrics.metrics();
     return reply.type(opts.metrics.contentType).send(body);
@@ -33,7 +42,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     const { auth } = opts;
     if (auth) authenticated.addHook('onRequest', async (request) => auth.check(request.headers.authorization));
     await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
-    await authenticated.register(catalogRoutes, { connstr: opts.connstr });
+    await authenticated.register(postgresRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr });
   });
   return app;
 }

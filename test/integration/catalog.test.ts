@@ -151,6 +151,22 @@ describe('catalog reconciliation and reconfiguration', () => {
     });
   });
 
+  test('/insights: the slowest statements of users other than cloud_admin, as Neon encodes them (a JSON string)', async () => {
+    await withClient({ host: '127.0.0.1', port: t.compute.pgPort, user: 'app_owner', password: PASSWORD, database: 'app' }, (c) => c.query('SELECT 42 AS answer'));
+    const res = await t.compute.api('/insights');
+    assert.equal(res.status, 200);
+    const text = await json(res);
+    assert.equal(typeof text, 'string');
+    const { pg_stat_statements: rows } = JSON.parse(text);
+    assert.ok(Array.isArray(rows) && rows.length > 0 && rows.length <= 100);
+    const cloudAdmin = await withClient(admin(), async (c) => Number((await c.query("SELECT 'cloud_admin'::regrole::oid AS o")).rows[0].o));
+    for (const row of rows) {
+      assert.notEqual(row.userid, cloudAdmin);
+      assert.equal(typeof row.query, 'string');
+    }
+    assert.ok(rows.some((r: { query: string }) => r.query.includes('SELECT $1 AS answer')));
+  });
+
   test('a role holding grants given by another role is deleted cleanly', async () => {
     await withClient(admin(), async (c) => {
       await c.query('CREATE ROLE middleman; CREATE ROLE holder');

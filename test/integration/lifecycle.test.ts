@@ -18,6 +18,15 @@ async function pidOf(pgdata: string): Promise<number> {
 
 describe('compute lifecycle over HTTP', () => {
   const t = useCompute({ name: 'configure-terminate', children: ['startup-1', 'reconfigure-1', 'termination'] });
+  const withAdmin = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    const c = new Client({ connectionString: t.compute.connstr });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
 
   test('a new compute without a spec waits in empty', async () => {
     const res = await t.compute.api('/status');
@@ -117,6 +126,19 @@ describe('compute lifecycle over HTTP', () => {
   test('/status never shows secrets', async () => {
     const text = await (await t.compute.api('/status')).text();
     assert.doesNotMatch(text, /SCRAM-SHA-256|connstring|storage_auth_token/);
+  });
+
+  test('/check_writability writes the health check; /insights answers in Neon\'s double-encoded format', async () => {
+    const read = () => withAdmin((c) => c.query('SELECT updated_at FROM public.health_check WHERE id = 1').then((r) => r.rows[0].updated_at as Date));
+    const before = await read();
+    const res = await t.compute.api('/check_writability', { method: 'POST' });
+    assert.equal(res.status, 200);
+    assert.equal(await json(res), true);
+    assert.ok((await read()) > before);
+    // This compute has no pg_stat_statements: Neon's fallback text, doubled braces included, as a JSON string.
+    const insights = await t.compute.api('/insights');
+    assert.equal(insights.status, 200);
+    assert.equal(await json(insights), '{{"pg_stat_statements": []}}');
   });
 
   test('a second /configure on a running compute reconfigures it', async () => {

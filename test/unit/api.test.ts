@@ -2,6 +2,7 @@
 // each route answers, which errors become which statuses, and that refused requests reach nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import Ajv from 'ajv';
 import { Registry } from 'prom-client';
 import type { Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
@@ -35,10 +36,12 @@ class FakeComputes implements ComputeOperations {
   fail: ComputeError | null = null;
   terminated = false;
 
+  statusView: StatusView = VIEW;
+
   async status(computeId: string): Promise<StatusView> {
     this.calls.push({ op: 'status', computeId });
     if (this.fail) throw this.fail;
-    return VIEW;
+    return this.statusView;
   }
   async configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView> {
     this.calls.push({ op: 'configure', computeId, arg: spec, requestId });
@@ -149,6 +152,48 @@ describe('external API contract (app.inject, fake client)', () => {
     const wrong = await app.inject({ method: 'GET', url: '/configure' });
     assert.equal(wrong.statusCode, 405);
     assert.equal(wrong.body, '');
+  });
+
+  test('GET /openapi.json describes every route, and live answers match it', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.equal(doc.openapi, '3.0.3');
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/check_writability', '/configure', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/status', '/terminate']);
+    const ajv = new Ajv({ strict: false });
+    const answers: [string, string, unknown?][] = [
+      ['GET', '/status'],
+      ['GET', '/metrics.json'],
+      ['POST', '/configure', REQUEST],
+      ['POST', '/configure', { ...REQUEST, spec: { ...REQUEST.spec, cluster: {} } }],
+      ['POST', '/terminate'],
+      ['POST', '/terminate?mode=gently'],
+      ['GET', '/dbs_and_roles'],
+      ['POST', '/check_writability'],
+      ['GET', '/insights'],
+    ];
+    const seen = new Set<string>();
+    for (const [method, url, payload] of answers) {
+      const res = await app.inject({ method: method as 'GET' | 'POST', url, ...(payload ? { payload: payload as object } : {}) });
+      const path = url.split('?')[0];
+      const schema = doc.paths[path][method.toLowerCase()].responses[String(res.statusCode)]?.content?.['application/json']?.schema;
+      assert.ok(schema, `${method} ${url}: no ${res.statusCode} answer in the document`);
+      assert.ok(ajv.validate(schema, res.json()), `${method} ${url} ${res.statusCode}: ${ajv.errorsText()}`);
+      seen.add(`${method} ${path} ${res.statusCode}`);
+    }
+    // The fake says running; Postgres is unreachable: the probes answer 500 with the reason.
+    assert.ok(seen.has('POST /check_writability 500') && seen.has('GET /insights 500'));
+  });
+
+  test('/check_writability and /insights need a running compute', async () => {
+    const computes = new FakeComputes();
+    computes.statusView = { ...VIEW, status: 'empty' };
+    const { app } = await server(computes);
+    for (const [method, url] of [['POST', '/check_writability'], ['GET', '/insights']] as const) {
+      const res = await app.inject({ method, url });
+      assert.equal(res.statusCode, 412);
+      assert.deepEqual(res.json(), { error: 'invalid compute status: empty' });
+    }
   });
 
   test('/dbs_and_roles says when Postgres cannot be read', async () => {

@@ -6,7 +6,7 @@ import type { ComputeOperations } from '../../client';
 import { TERMINATE_MODES, type TerminateMode } from '../../compute/status';
 import { parseConfigurationRequest, SpecError } from '../../compute-spec/parse';
 import { RequestError } from '../common';
-import { StartupMetricsSchema, StatusViewSchema } from '../schemas';
+import { errors, StartupMetricsSchema, StatusViewSchema, TerminateResponseSchema } from '../schemas';
 
 const TerminateQuery = Type.Object({
   mode: Type.Optional(Type.Unsafe<TerminateMode>({ type: 'string', enum: [...TERMINATE_MODES] })),
@@ -25,7 +25,7 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
 
   app.get('/metrics.json', { schema: { response: { 200: StartupMetricsSchema } } }, async () => (await computes.status(computeId)).startup_metrics);
 
-  app.post('/configure', async (request, reply) => {
+  app.post('/configure', { schema: { response: { 200: StatusViewSchema, ...errors(400, 404, 412, 422, 500, 503, 504) } } }, async (request, reply) => {
     let spec;
     try {
       spec = parseConfigurationRequest(request.body);
@@ -39,7 +39,7 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
   app.post<{ Querystring: Static<typeof TerminateQuery> }>(
     '/terminate',
     {
-      schema: { querystring: TerminateQuery },
+      schema: { querystring: TerminateQuery, response: { 200: TerminateResponseSchema, 201: TerminateResponseSchema, ...errors(400, 404, 412, 503, 504) } },
       // The one check of the mode: nothing else reaches Temporal.
       schemaErrorFormatter: (errors) =>
         new RequestError(400, `invalid termination mode: ${String((errors[0] as { data?: unknown } | undefined)?.data)} (expected fast or immediate)`),

@@ -1,0 +1,56 @@
+// Routes that ask the compute's Postgres directly (reference §6.3), not the lifecycle workflow.
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ComputeOperations } from '../../client';
+import { invalidStatusMessage } from '../../compute/status';
+import { listDbsAndRoles } from '../../postgres/catalog/inventory';
+import { checkWritability, insights } from '../../postgres/probes';
+import { RequestError } from '../common';
+import { DbsAndRolesSchema, errors } from '../schemas';
+
+export interface PostgresRoutesOptions {
+  computes: ComputeOperations;
+  computeId: string;
+  connstr: string;
+}
+
+export async function postgresRoutes(app: FastifyInstance, opts: PostgresRoutesOptions): Promise<void> {
+  const { computes, computeId, connstr } = opts;
+
+  /** 412 unless the compute is running (these routes need its Postgres up). */
+  const requireRunning = async (): Promise<void> => {
+    const { status } = await computes.status(computeId);
+    if (status !== 'running') throw new RequestError(412, invalidStatusMessage(status));
+  };
+
+  app.get('/dbs_and_roles', { schema: { response: { 200: DbsAndRolesSchema, ...errors(500) } } }, async (request, reply) => {
+    try {
+      return await listDbsAndRoles(connstr);
+    } catch (err) {
+      request.log.warn({ err }, 'dbs_and_roles failed');
+      return reply.code(500).send({ error: `failed to read databases and roles: ${(err as Error).message}` });
+    }
+  });
+
+  app.post('/check_writability', { schema: { response: { 200: Type.Literal(true), ...errors(412, 500) } } }, async (request, reply) => {
+    await requireRunning();
+    try {
+      await checkWritability(connstr);
+      return true;
+    } catch (err) {
+      request.log.warn({ err }, 'check_writability failed');
+      return reply.code(500).send({ error: `failed to write to the database: ${(err as Error).message}` });
+    }
+  });
+
+  // Neon's wire format: a JSON string holding the JSON text (encoded twice).
+  app.get('/insights', { schema: { response: { 200: Type.String(), ...errors(412, 500) } } }, async (request, reply) => {
+    await requireRunning();
+    try {
+      return reply.type('application/json').send(JSON.stringify(await insights(connstr)));
+    } catch (err) {
+      request.log.warn({ err }, 'insights failed');
+      return reply.code(500).send({ error: `failed to read pg_stat_statements: ${(err as Error).message}` });
+    }
+  });
+}
