@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -247,6 +248,8 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     computes: cache,
     computeId: o.computeId,
     connstr: o.connstr,
+    pgdata: o.pgdata,
+    pgbinDir: path.dirname(o.postgres),
     metrics: metrics.registry,
     logLevel: o.logLevel,
     onTerminated: () => endWatch.wake(),

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { ComputeOperations } from '../client';
 import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
+import { getFromCommunicator } from '../postgres/communicator';
 import { postgresRoutes } from './routes/postgres';
 import { computeRoutes } from './routes/compute';
 
@@ -16,6 +17,9 @@ export interface ApiOptions {
   computeId: string;
   /** The compute's Postgres as superuser, for routes that read it directly. */
   connstr: string;
+  pgdata: string;
+  /** Directory of the PostgreSQL binaries (pg_dump). */
+  pgbinDir: string;
   metrics: Registry;
   logLevel?: string;
   /** Called after a /terminate through this server completed. */
@@ -33,6 +37,15 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Not authenticated (§6.2): the autoscaler's metrics, from the neon extension's communicator.
+  app.get('/autoscaling_metrics', async (_request, reply) => {
+    try {
+      const r = await getFromCommunicator(opts.pgdata, '/autoscaling_metrics');
+      return reply.code(r.status).type(r.contentType).send(r.body);
+    } catch (err) {
+      return reply.code(500).send({ error: `failed to read the autoscaling metrics: ${(err as Error).message}` });
+    }
+  });
   app.get('/metrics', async (_request, reply) => {
     const body = await opts.metrics.metrics();
     return reply.type(opts.metrics.contentType).send(body);
@@ -42,7 +55,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     const { auth } = opts;
     if (auth) authenticated.addHook('onRequest', async (request) => auth.check(request.headers.authorization));
     await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
-    await authenticated.register(postgresRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr });
+    await authenticated.register(postgresRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, pgbinDir: opts.pgbinDir });
   });
   return app;
 }

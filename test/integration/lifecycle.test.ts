@@ -141,6 +141,21 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(await json(insights), '{{"pg_stat_statements": []}}');
   });
 
+  test('/database_schema streams pg_dump --schema-only of any database; 404 for a missing one', async () => {
+    const res = await t.compute.api('/database_schema?database=neondb');
+    assert.equal(res.status, 200);
+    const dump = await res.text();
+    assert.match(dump, /PostgreSQL database dump/);
+    assert.match(dump, /CREATE TABLE public\.t \(/);
+    assert.doesNotMatch(dump, /COPY public\.t|INSERT INTO/); // the schema, not the data
+    const spaced = await t.compute.api(`/database_schema?database=${encodeURIComponent('app db')}`);
+    assert.equal(spaced.status, 200);
+    assert.match(await spaced.text(), /PostgreSQL database dump complete/);
+    const missing = await t.compute.api('/database_schema?database=nope');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(await json(missing), { error: 'database does not exist' });
+  });
+
   test('a second /configure on a running compute reconfigures it', async () => {
     const roles = [{ name: 'neondb_owner', encrypted_password: scramVerifier('s3cret'), options: null }, { name: 'late_role', encrypted_password: null, options: null }];
     const databases = [{ name: 'neondb', owner: 'neondb_owner', options: null }];

@@ -56,7 +56,7 @@ class FakeComputes implements ComputeOperations {
 }
 
 async function server(computes = new FakeComputes(), onTerminated?: () => void, auth: Authenticator | null = null) {
-  const app = await buildExternalServer({ auth, computes, computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', metrics: new Registry(), logLevel: 'silent', onTerminated });
+  const app = await buildExternalServer({ auth, computes, computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', pgdata: '/nonexistent', pgbinDir: '/usr/lib/postgresql/15/bin', metrics: new Registry(), logLevel: 'silent', onTerminated });
   return { app, computes };
 }
 
@@ -159,7 +159,7 @@ describe('external API contract (app.inject, fake client)', () => {
     const { app } = await server(computes);
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/check_writability', '/configure', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/status', '/terminate']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/status', '/terminate']);
     const ajv = new Ajv({ strict: false });
     const answers: [string, string, unknown?][] = [
       ['GET', '/status'],
@@ -171,6 +171,8 @@ describe('external API contract (app.inject, fake client)', () => {
       ['GET', '/dbs_and_roles'],
       ['POST', '/check_writability'],
       ['GET', '/insights'],
+      ['GET', '/database_schema?database=app'],
+      ['GET', '/database_schema'],
     ];
     const seen = new Set<string>();
     for (const [method, url, payload] of answers) {
@@ -182,7 +184,8 @@ describe('external API contract (app.inject, fake client)', () => {
       seen.add(`${method} ${path} ${res.statusCode}`);
     }
     // The fake says running; Postgres is unreachable: the probes answer 500 with the reason.
-    assert.ok(seen.has('POST /check_writability 500') && seen.has('GET /insights 500'));
+    assert.ok(seen.has('POST /check_writability 500') && seen.has('GET /insights 500') && seen.has('GET /database_schema 500'));
+    assert.ok(seen.has('GET /database_schema 400'));
   });
 
   test('/check_writability and /insights need a running compute', async () => {
@@ -194,6 +197,13 @@ describe('external API contract (app.inject, fake client)', () => {
       assert.equal(res.statusCode, 412);
       assert.deepEqual(res.json(), { error: 'invalid compute status: empty' });
     }
+  });
+
+  test('/autoscaling_metrics (not authenticated) says when the communicator is not there', async () => {
+    const { app } = await server();
+    const res = await app.inject({ method: 'GET', url: '/autoscaling_metrics' });
+    assert.equal(res.statusCode, 500);
+    assert.match(res.json().error, /^failed to read the autoscaling metrics: /);
   });
 
   test('/dbs_and_roles says when Postgres cannot be read', async () => {

@@ -32,6 +32,9 @@ const ROUTES = [
   { method: 'POST', url: '/configure', payload: REQUEST },
   { method: 'POST', url: '/terminate?mode=immediate' },
   { method: 'GET', url: '/dbs_and_roles' },
+  { method: 'POST', url: '/check_writability' },
+  { method: 'GET', url: '/insights' },
+  { method: 'GET', url: '/database_schema?database=app' },
 ] as const;
 
 class RecordingComputes implements ComputeOperations {
@@ -52,7 +55,7 @@ class RecordingComputes implements ComputeOperations {
 
 async function server(auth: Authenticator | null) {
   const computes = new RecordingComputes();
-  const app = await buildExternalServer({ auth, computes, computeId: COMPUTE_ID, connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', metrics: new Registry(), logLevel: 'silent' });
+  const app = await buildExternalServer({ auth, computes, computeId: COMPUTE_ID, connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', pgdata: '/nonexistent', pgbinDir: '/usr/lib/postgresql/15/bin', metrics: new Registry(), logLevel: 'silent' });
   return { app, computes };
 }
 
@@ -128,9 +131,12 @@ describe('JWT authentication of the external API (§6.2)', () => {
     assert.deepEqual(computes.calls, []);
   });
 
-  test('/metrics needs no token', async () => {
+  test('/metrics, /autoscaling_metrics and /openapi.json need no token', async () => {
     const { app } = await server(await createAuthenticator([mine.jwk], COMPUTE_ID));
     assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200);
+    // No communicator here: its own 500, not an authentication error.
+    assert.equal((await app.inject({ method: 'GET', url: '/autoscaling_metrics' })).statusCode, 500);
   });
 
   test('RS256 when a key says so', async () => {
