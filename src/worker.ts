@@ -254,7 +254,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     logLevel: o.logLevel,
     onTerminated: () => endWatch.wake(),
   });
-  const internal = await buildInternalServer({ logLevel: o.logLevel });
+  const internal = await buildInternalServer({ computes: cache, computeId: o.computeId, connstr: o.connstr, logLevel: o.logLevel });
   let temporal: { worker: Worker; nativeConnection: NativeConnection; running: Promise<void> } | null = null;
 
   const shutdown = async (): Promise<void> => {

@@ -7,6 +7,7 @@ import type { ComputeOperations } from '../client';
 import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
 import { getFromCommunicator } from '../postgres/communicator';
+import { internalRoutes } from './routes/internal';
 import { postgresRoutes } from './routes/postgres';
 import { computeRoutes } from './routes/compute';
 
@@ -60,9 +61,10 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
   return app;
 }
 
-/** No internal routes are served yet; the server exists so its port is stable for Postgres. */
-export async function buildInternalServer(opts: Pick<ApiOptions, 'logLevel'>): Promise<FastifyInstance> {
+/** The internal server (§6.4): Postgres' own requests; not authenticated. */
+export async function buildInternalServer(opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'>): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
   await app.register(commonPlugin);
+  await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr });
   return app;
 }

@@ -156,6 +156,41 @@ describe('compute lifecycle over HTTP', () => {
     assert.deepEqual(await json(missing), { error: 'database does not exist' });
   });
 
+  test('the internal server: /grants grants only what is missing, /extensions installs at a version', async () => {
+    const internal = (pathname: string, body: unknown) => fetch(`${t.compute.worker.internalUrl}${pathname}`, postJson(body));
+    const grant = { database: 'neondb', schema: 'public', role: 'app user "quoted"', privileges: ['USAGE', 'CREATE'] };
+    let res = await internal('/grants', grant);
+    assert.equal(res.status, 201);
+    assert.deepEqual(await json(res), grant);
+    const granted = async () => {
+      const c = new Client({ connectionString: t.compute.connstr.replace(/\/postgres$/, '/neondb') });
+      await c.connect();
+      try {
+        const { rows } = await c.query(
+          `SELECT has_schema_privilege('app user "quoted"', 'public', 'USAGE') AS usage, has_schema_privilege('app user "quoted"', 'public', 'CREATE') AS create`,
+        );
+        return rows[0];
+      } finally {
+        await c.end();
+      }
+    };
+    assert.deepEqual(await granted(), { usage: true, create: true });
+    assert.equal((await internal('/grants', grant)).status, 201); // nothing missing: nothing granted, still 201
+
+    const version = await withAdmin(async (c) => (await c.query("SELECT default_version FROM pg_available_extensions WHERE name = 'hstore'")).rows[0].default_version as string);
+    res = await internal('/extensions', { extension: 'hstore', database: 'neondb', version });
+    assert.equal(res.status, 201);
+    assert.deepEqual(await json(res), { extension: 'hstore', version });
+    const c = new Client({ connectionString: t.compute.connstr.replace(/\/postgres$/, '/neondb') });
+    await c.connect();
+    try {
+      const { rows } = await c.query("SELECT extversion, extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'hstore'");
+      assert.deepEqual(rows, [{ extversion: version, schema: 'public' }]);
+    } finally {
+      await c.end();
+    }
+  });
+
   test('a second /configure on a running compute reconfigures it', async () => {
     const roles = [{ name: 'neondb_owner', encrypted_password: scramVerifier('s3cret'), options: null }, { name: 'late_role', encrypted_password: null, options: null }];
     const databases = [{ name: 'neondb', owner: 'neondb_owner', options: null }];

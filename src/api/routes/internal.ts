@@ -1,0 +1,68 @@
+// The internal server's routes (reference §6.4), for Postgres itself and local_proxy: not
+// authenticated, bound beside the external server.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ComputeOperations } from '../../client';
+import { invalidStatusMessage } from '../../compute/status';
+import { grantSchemaPrivileges, installExtension, SCHEMA_PRIVILEGES } from '../../postgres/local-requests';
+import { RequestError } from '../common';
+import { errors } from '../schemas';
+
+export interface InternalRoutesOptions {
+  computes: ComputeOperations;
+  computeId: string;
+  connstr: string;
+}
+
+const ExtensionRequest = Type.Object({ extension: Type.String({ minLength: 1 }), database: Type.String({ minLength: 1 }), version: Type.String({ minLength: 1 }) });
+const GrantRequest = Type.Object({
+  database: Type.String({ minLength: 1 }),
+  schema: Type.String({ minLength: 1 }),
+  role: Type.String({ minLength: 1 }),
+  privileges: Type.Array(Type.Union(SCHEMA_PRIVILEGES.map((p) => Type.Literal(p)))),
+});
+
+/** A body that does not fit its schema: 422 (Neon's JSON extractor), naming the field. */
+const unprocessable = (errs: { instancePath?: string; message?: string }[]) =>
+  new RequestError(422, `${errs[0]?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || 'body'}: ${errs[0]?.message ?? 'invalid'}`);
+
+export async function internalRoutes(app: FastifyInstance, opts: InternalRoutesOptions): Promise<void> {
+  const { computes, computeId, connstr } = opts;
+  const requireRunning = async (): Promise<void> => {
+    const { status } = await computes.status(computeId);
+    if (status !== 'running') throw new RequestError(412, invalidStatusMessage(status));
+  };
+
+  app.post<{ Body: Static<typeof ExtensionRequest> }>(
+    '/extensions',
+    { schema: { body: ExtensionRequest, response: { 201: Type.Object({ extension: Type.String(), version: Type.String() }), ...errors(412, 422, 500) } }, schemaErrorFormatter: unprocessable },
+    async (request, reply) => {
+      await requireRunning();
+      try {
+        await installExtension(connstr, request.body);
+      } catch (err) {
+        return reply.code(500).send({ error: `failed to install extension: ${(err as Error).message}` });
+      }
+      return reply.code(201).send({ extension: request.body.extension, version: request.body.version });
+    },
+  );
+
+  app.post<{ Body: Static<typeof GrantRequest> }>(
+    '/grants',
+    { schema: { body: GrantRequest, response: { 201: GrantRequest, ...errors(412, 422, 500) } }, schemaErrorFormatter: unprocessable },
+    async (request, reply) => {
+      await requireRunning();
+      try {
+        await grantSchemaPrivileges(connstr, request.body);
+      } catch (err) {
+        return reply.code(500).send({ error: `failed to grant role privileges to the schema: ${(err as Error).message}` });
+      }
+      return reply.code(201).send(request.body);
+    },
+  );
+
+  // Remote extensions are not built: Neon's answer when compute_ctl runs without remote storage.
+  app.post('/extension_server/*', { schema: { response: errors(412) } }, async (_request, reply) =>
+    reply.code(412).send({ error: 'remote storage is not configured' }),
+  );
+}
