@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { ComputeOperations } from '../client';
 import { ComputeError, type ComputeErrorKind } from '../compute/failures';
+import { invalidStatusMessage } from '../compute/status';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -39,6 +41,12 @@ export class RequestError extends Error {
     super(message);
     this.name = 'RequestError';
   }
+}
+
+/** 412 with the reference's text unless the compute is running (routes that need its Postgres up). */
+export async function requireRunning(computes: ComputeOperations, computeId: string): Promise<void> {
+  const { status } = await computes.status(computeId);
+  if (status !== 'running') throw new RequestError(412, invalidStatusMessage(status));
 }
 
 export const commonPlugin = fp(async (app: FastifyInstance) => {

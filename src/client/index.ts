@@ -14,7 +14,8 @@ import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
 import { ComputeError, FAILURE } from '../compute/failures';
 import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
 import { configureUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
-import { invalidStatusMessage, newComputeView, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
+import { newLifecycleState, statusView } from '../compute/lifecycle-state';
+import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
@@ -91,7 +92,7 @@ export class ComputeClient implements ComputeOperations {
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         // /status answers from the memo before a worker has run the workflow's first task.
-        memo: { status: newComputeView(computeId, processStartTime) },
+        memo: { status: statusView(newLifecycleState(computeId, processStartTime)) },
         staticSummary: `compute ${computeId}`,
       }),
     );

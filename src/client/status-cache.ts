@@ -35,13 +35,8 @@ export class StatusCache implements ComputeOperations {
 
   /** Fills the cache from the memo (one describe(), no worker needed) unless the workflow reported first. */
   async seed(): Promise<void> {
-    const memo = await this.computes.statusFromMemo(this.computeId).catch(() => null);
+    const memo = await this.computes.statusFromMemo(this.computeId);
     this.view ??= memo;
-  }
-
-  /** What the workflow reported last, or null. */
-  current(): StatusView | null {
-    return this.view;
   }
 
   async status(computeId: string): Promise<StatusView> {

@@ -138,24 +138,6 @@ export interface StatusView {
   lsn_lease: LeaseState | null;
 }
 
-/** The status of a compute that has just been created: what its workflow reports first. */
-export function newComputeView(computeId: string, startTime: string): StatusView {
-  return {
-    start_time: startTime,
-    tenant: null,
-    timeline: null,
-    status: 'empty',
-    last_active: null,
-    error: null,
-    compute_id: computeId,
-    mode: null,
-    startup_metrics: emptyMetrics(),
-    terminate_lsn: null,
-    pending_restart: [],
-    lsn_lease: null,
-  };
-}
-
 export interface TerminateResult {
   lsn: string | null;
   /** true when the compute was already terminated (HTTP 201). */

@@ -1,12 +1,11 @@
 // What the control plane asks of a running compute's Postgres directly (reference §6.3).
 import { withAdminClient } from './admin-connection';
+import { HEALTH_CHECK_UPSERT } from './catalog/plan';
 
 /** `POST /check_writability`: one write that must commit; a full disk (53100) counts as writable. */
 export async function checkWritability(connstr: string): Promise<void> {
   try {
-    await withAdminClient(connstr, 'check_writability', (c) =>
-      c.query('INSERT INTO public.health_check VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET updated_at = now()'),
-    );
+    await withAdminClient(connstr, 'check_writability', (c) => c.query(HEALTH_CHECK_UPSERT));
   } catch (err) {
     if ((err as { code?: string }).code !== '53100') throw err;
   }

@@ -4,18 +4,16 @@
 // status view answers queries and fills the memo.
 import * as wf from '@temporalio/workflow';
 import { FAILURE } from '../compute/failures';
+import { newLifecycleState, statusView, type LifecycleState } from '../compute/lifecycle-state';
 import {
   canTransition,
   CONFIGURE_ALLOWED,
-  emptyMetrics,
   invalidStatusMessage,
   isTerminationPending,
   TERMINATE_ALLOWED,
   terminationPending,
   type ComputeStatus,
-  type LeaseState,
   type PostmasterExit,
-  type StartupMetrics,
   type StatusView,
   type TerminateMode,
   type TerminateResult,
@@ -31,26 +29,7 @@ import { sinks } from './sinks';
 import { computeStartup } from './startup';
 import { computeTermination } from './termination';
 
-/** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
-export interface LifecycleState {
-  computeId: string;
-  status: ComputeStatus;
-  spec: ParsedSpec | null;
-  /** When the process started, or (after waiting in `empty`) when the spec arrived (§4.1 step 5). */
-  startTime: string;
-  lastActive: string | null;
-  error: string | null;
-  terminateLsn: string | null;
-  metrics: StartupMetrics;
-  startAttempts: number;
-  reconfigureAttempts: number;
-  /** Postgres was started successfully and has not been stopped since. */
-  postgresRunning: boolean;
-  pendingRestart: string[];
-  lease: LeaseState | null;
-  /** The lsnLease child workflow was started (Static computes on Neon storage). */
-  leaseStarted: boolean;
-}
+export type { LifecycleState } from '../compute/lifecycle-state';
 
 export interface LifecycleInput {
   computeId: string;
@@ -97,22 +76,7 @@ export class ComputeLifecycle {
   private watchScope: wf.CancellationScope | null = null;
 
   constructor(private readonly input: LifecycleInput) {
-    this.state = input.state ?? {
-      computeId: input.computeId,
-      status: 'empty',
-      spec: null,
-      startTime: input.processStartTime ?? new Date().toISOString(),
-      lastActive: null,
-      error: null,
-      terminateLsn: null,
-      metrics: emptyMetrics(),
-      startAttempts: 0,
-      reconfigureAttempts: 0,
-      postgresRunning: false,
-      pendingRestart: [],
-      lease: null,
-      leaseStarted: false,
-    };
+    this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString());
     // A spec given at start is carried out at once; after continue-as-new it has been already.
     this.pending = input.state === undefined && input.spec ? { spec: input.spec, handled: false } : null;
   }
@@ -135,21 +99,7 @@ export class ComputeLifecycle {
 
   /** The /status body; also the memo, so that describe() answers when no worker is polling. */
   view(): StatusView {
-    const { state } = this;
-    return {
-      start_time: state.startTime,
-      tenant: state.spec?.tenantId ?? null,
-      timeline: state.spec?.timelineId ?? null,
-      status: state.status,
-      last_active: state.lastActive,
-      error: state.error,
-      compute_id: state.computeId,
-      mode: state.spec?.mode.type ?? null,
-      startup_metrics: state.metrics,
-      terminate_lsn: state.terminateLsn,
-      pending_restart: state.pendingRestart,
-      lsn_lease: state.lease,
-    };
+    return statusView(this.state);
   }
 
   private setStatus(to: ComputeStatus, error?: string): void {

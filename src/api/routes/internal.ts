@@ -3,9 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
-import { invalidStatusMessage } from '../../compute/status';
 import { grantSchemaPrivileges, installExtension, SCHEMA_PRIVILEGES } from '../../postgres/local-requests';
-import { RequestError } from '../common';
+import { RequestError, requireRunning } from '../common';
 import { errors } from '../schemas';
 
 export interface InternalRoutesOptions {
@@ -28,16 +27,12 @@ const unprocessable = (errs: { instancePath?: string; message?: string }[]) =>
 
 export async function internalRoutes(app: FastifyInstance, opts: InternalRoutesOptions): Promise<void> {
   const { computes, computeId, connstr } = opts;
-  const requireRunning = async (): Promise<void> => {
-    const { status } = await computes.status(computeId);
-    if (status !== 'running') throw new RequestError(412, invalidStatusMessage(status));
-  };
 
   app.post<{ Body: Static<typeof ExtensionRequest> }>(
     '/extensions',
     { schema: { body: ExtensionRequest, response: { 201: Type.Object({ extension: Type.String(), version: Type.String() }), ...errors(412, 422, 500) } }, schemaErrorFormatter: unprocessable },
     async (request, reply) => {
-      await requireRunning();
+      await requireRunning(computes, computeId);
       try {
         await installExtension(connstr, request.body);
       } catch (err) {
@@ -51,7 +46,7 @@ export async function internalRoutes(app: FastifyInstance, opts: InternalRoutesO
     '/grants',
     { schema: { body: GrantRequest, response: { 201: GrantRequest, ...errors(412, 422, 500) } }, schemaErrorFormatter: unprocessable },
     async (request, reply) => {
-      await requireRunning();
+      await requireRunning(computes, computeId);
       try {
         await grantSchemaPrivileges(connstr, request.body);
       } catch (err) {

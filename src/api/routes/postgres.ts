@@ -2,11 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
-import { invalidStatusMessage } from '../../compute/status';
 import { listDbsAndRoles } from '../../postgres/catalog/inventory';
 import { checkWritability, insights } from '../../postgres/probes';
 import { dumpSchema } from '../../postgres/schema-dump';
-import { RequestError } from '../common';
+import { requireRunning } from '../common';
 import { DbsAndRolesSchema, errors } from '../schemas';
 
 export interface PostgresRoutesOptions {
@@ -22,11 +21,6 @@ const DatabaseQuery = Type.Object({ database: Type.String({ minLength: 1 }) });
 export async function postgresRoutes(app: FastifyInstance, opts: PostgresRoutesOptions): Promise<void> {
   const { computes, computeId, connstr } = opts;
 
-  /** 412 unless the compute is running (these routes need its Postgres up). */
-  const requireRunning = async (): Promise<void> => {
-    const { status } = await computes.status(computeId);
-    if (status !== 'running') throw new RequestError(412, invalidStatusMessage(status));
-  };
 
   app.get('/dbs_and_roles', { schema: { response: { 200: DbsAndRolesSchema, ...errors(500) } } }, async (request, reply) => {
     try {
@@ -38,7 +32,7 @@ export async function postgresRoutes(app: FastifyInstance, opts: PostgresRoutesO
   });
 
   app.post('/check_writability', { schema: { response: { 200: Type.Literal(true), ...errors(412, 500) } } }, async (request, reply) => {
-    await requireRunning();
+    await requireRunning(computes, computeId);
     try {
       await checkWritability(connstr);
       return true;
@@ -66,7 +60,7 @@ export async function postgresRoutes(app: FastifyInstance, opts: PostgresRoutesO
 
   // Neon's wire format: a JSON string holding the JSON text (encoded twice).
   app.get('/insights', { schema: { response: { 200: Type.String(), ...errors(412, 500) } } }, async (request, reply) => {
-    await requireRunning();
+    await requireRunning(computes, computeId);
     try {
       return reply.type('application/json').send(JSON.stringify(await insights(connstr)));
     } catch (err) {
