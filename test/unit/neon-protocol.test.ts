@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { basebackupQuery, shardZeroUrl, tenantShardId } from '../../src/storage/neon/pageserver';
-import { formatLsn, parseLsn } from '../../src/storage/neon/lsn';
+import { formatLsn, parseLsn } from '../../src/compute/lsn';
 
 const T = 'b0554b632bd4d547a63b86c3630317e8';
 const TL = '2414a61ffc94e428f14b5758fe308e13';

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { PgLogForwarder } from '../../postgres/pg-log';
 import { postgresEnv, spawnOptions, type RunAs } from '../../postgres/os';
-import { formatLsn, parseLsn } from './lsn';
+import { formatLsn, parseLsn } from '../../compute/lsn';
 
 const CHECK_TIMEOUT_MS = 100;
 
