@@ -38,7 +38,7 @@ export async function benchCatalog(n: number): Promise<void> {
   const cluster = await startUpstream({ pgdata, port, postgres, runAs });
   try {
     const acts = createActivities({
-      pgdata, postgres, connstr: cluster.connstring, runAs, internalHttpPort: 0, privilegedRoleName: 'neon_superuser',
+      computeId: 'bench-catalog', configSource: {}, pgdata, postgres, connstr: cluster.connstring, runAs, internalHttpPort: 0, privilegedRoleName: 'neon_superuser',
     });
     const parsed = parseConfigurationRequest({
       compute_ctl_config: { jwks: { keys: [] } },

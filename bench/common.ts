@@ -96,6 +96,8 @@ export const BIN = path.join(__dirname, '../../bin/compute-ctl.js');
 export interface BenchWorker {
   pid: number;
   api: string;
+  /** Sent with every request to the worker's API (a JWT when it has keys). */
+  headers: Record<string, string>;
   exited: Promise<void>;
   kill(signal?: NodeJS.Signals): void;
 }
@@ -114,20 +116,27 @@ export async function benchSlot(stack: BenchStack, name: string): Promise<BenchS
 }
 
 /** `compute-ctl worker` as a pod runs it, in its own process. */
-export function spawnBenchWorker(stack: BenchStack, slot: BenchSlot, env: Record<string, string> = {}): BenchWorker {
+export function spawnBenchWorker(
+  stack: BenchStack,
+  slot: BenchSlot,
+  env: Record<string, string> = {},
+  auth?: { configPath: string; token: string },
+): BenchWorker {
   const proc = spawn(process.execPath, [
     BIN, 'worker', '-i', slot.computeId, '-D', slot.pgdata, '-C', `postgresql://cloud_admin@127.0.0.1:${slot.pgPort}/postgres`, '-b', stack.postgres,
     '--external-http-port', String(slot.ext), '--internal-http-port', String(slot.int), '--log-level', 'error',
+    ...(auth ? ['-c', auth.configPath] : []),
   ], { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return { pid: proc.pid!, api: `http://127.0.0.1:${slot.ext}`, exited, kill: (signal = 'SIGKILL') => proc.kill(signal) };
+  const headers: Record<string, string> = auth ? { authorization: `Bearer ${auth.token}` } : {};
+  return { pid: proc.pid!, api: `http://127.0.0.1:${slot.ext}`, headers, exited, kill: (signal = 'SIGKILL') => proc.kill(signal) };
 }
 
 /** Polls /status until it answers 200 (and `until` accepts the body); returns the ms since `t0`. */
 export async function waitForStatus(w: BenchWorker, t0: number, until: (body: { status: string }) => boolean = () => true, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(`${w.api}/status`).catch(() => null);
+    const res = await fetch(`${w.api}/status`, { headers: w.headers }).catch(() => null);
     if (res?.ok && until((await res.json()) as { status: string })) return performance.now() - t0;
     if (Date.now() > deadline) throw new Error('timed out waiting for /status');
     await new Promise((r) => setTimeout(r, 5));
@@ -135,6 +144,6 @@ export async function waitForStatus(w: BenchWorker, t0: number, until: (body: { 
 }
 
 export async function configure(w: BenchWorker, body: unknown): Promise<void> {
-  const res = await fetch(`${w.api}/configure`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${w.api}/configure`, { method: 'POST', headers: { ...w.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`configure failed: ${res.status} ${await res.text()}`);
 }

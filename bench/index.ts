@@ -1,10 +1,11 @@
-// `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog> [N]`.
+// `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog|soak> [N]`.
 import { installRuntime } from '../src/runtime';
 import { benchApi } from './api';
 import { benchBoot } from './boot';
 import { benchCatalog } from './catalog';
 import { benchNeon } from './neon';
 import { benchRecovery } from './recovery';
+import { benchSoak } from './soak';
 import { benchStartup } from './startup';
 
 async function main(): Promise<void> {
@@ -16,7 +17,8 @@ async function main(): Promise<void> {
   else if (which === 'api') await benchApi(Number(n ?? 2000));
   else if (which === 'neon') await benchNeon(Number(n ?? 10));
   else if (which === 'recovery') await benchRecovery(Number(n ?? 3));
-  else throw new Error(`unknown benchmark ${which}: use startup, neon, api, boot, recovery or catalog`);
+  else if (which === 'soak') await benchSoak(Number(n ?? 10));
+  else throw new Error(`unknown benchmark ${which}: use startup, neon, api, boot, recovery, catalog or soak`);
 }
 
 main().catch((err) => {

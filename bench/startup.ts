@@ -67,7 +67,7 @@ export async function benchStartup(n: number): Promise<void> {
       const directPgdata = path.join(tmp, `${computeId}-direct-pgdata`);
       const directPort = await freePort();
       const acts = createActivities({
-        pgdata: directPgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${directPort}/postgres`,
+        computeId, configSource: {}, pgdata: directPgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${directPort}/postgres`,
         runAs, internalHttpPort: int, privilegedRoleName: 'neon_superuser',
       });
       const parsed = parseConfigurationRequest(stack.request(directPort));

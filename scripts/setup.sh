@@ -56,7 +56,9 @@ for bin in postgres initdb pg_basebackup pg_controldata; do
 done
 
 # 4. Build the TypeScript into a fresh dist/ (a stale output of a deleted module would shadow its
-#    replacement), and bundle the workflow code once, so that workers start without webpack.
+#    replacement), bundle the workflow code once, so that workers start without webpack, and the
+#    command into one file, so that a worker's API listens sooner.
 rm -rf dist
 npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"
 node dist/src/workflow-bundle.js || die "bundling the workflow code failed"
+node scripts/bundle-command.js || die "bundling the command failed"

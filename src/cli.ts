@@ -2,12 +2,9 @@
 // control plane's side, talking to computes through Temporal.
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Client, Connection } from '@temporalio/client';
-import { ComputeClient } from './client';
-import { dataConverter } from './codec';
+import type { ComputeClient } from './client';
 import { findPostgres } from './postgres/pgbin';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './compute-spec/parse';
-import { fanOutTermination, runComputeWorker } from './worker';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
 
@@ -32,6 +29,12 @@ const temporalOptions = (cmd: Command) =>
 
 /** Runs one control-plane call through Temporal and prints its result as JSON. */
 async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }, call: (computes: ComputeClient) => Promise<unknown>): Promise<void> {
+  // Loaded per command: the worker's boot should not pay for the control plane's modules, nor the reverse.
+  const [{ Client, Connection }, { ComputeClient }, { dataConverter }] = await Promise.all([
+    import('@temporalio/client'),
+    import('./client'),
+    import('./codec'),
+  ]);
   const connection = await Connection.connect({ address: opts.temporalAddress });
   try {
     const result = await call(new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace, dataConverter: dataConverter() })));
@@ -72,6 +75,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--log-level <level>', 'HTTP log level').default('info')),
   ).action(async (opts) => {
     const pgdata: string = opts.pgdata;
+    const { fanOutTermination, runComputeWorker } = await import('./worker');
     const w = await runComputeWorker({
       computeId: opts.computeId,
       pgdata,
@@ -92,14 +96,20 @@ export function buildProgram(): Command {
       basebackupRetries: retriesFromEnv(),
     });
     console.error(`compute-ctl: compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
+    const stopPostgresAndExit = (why: string) => {
+      console.error(`compute-ctl: ${why}`);
+      void fanOutTermination(pgdata).finally(() => process.exit(1));
+    };
     // §9: an OS signal forwards termination to Postgres and exits 1 at once. The lifecycle
     // workflow lives on: a restarted worker finds the compute as it was (and Postgres gone).
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
-      process.once(sig, () => {
-        console.error(`compute-ctl: ${sig}: forwarding termination to Postgres, exiting`);
-        void fanOutTermination(pgdata).finally(() => process.exit(1));
-      });
+      process.once(sig, () => stopPostgresAndExit(`${sig}: forwarding termination to Postgres, exiting`));
     }
+    // A crash of the process itself must not leave its Postgres running unowned either.
+    const crash = (err: unknown) =>
+      stopPostgresAndExit(`the worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}; stopping Postgres, exiting`);
+    process.once('uncaughtException', crash);
+    process.once('unhandledRejection', crash);
     const result = await w.finished;
     // Keep serving so the control plane can read the final status (§9), then exit.
     await new Promise((r) => setTimeout(r, EXIT_DELAY_MS[result.mode ?? 'immediate']));

@@ -1,14 +1,54 @@
 // Prometheus metrics of the in-pod process (reference §7.1).
 import { Counter, Gauge, Registry } from 'prom-client';
 import { displayStatus, type StatusView } from './compute/status';
+import type { InstalledExtension } from './postgres/installed-extensions';
 
-export interface ComputeMetrics {
-  registry: Registry;
-  migrationFailures: Counter<'migration_id'>;
-  controlPlaneRequests: Counter<'rpc' | 'http_status'>;
+/** What the process observes itself, beside the workflow's status. */
+export interface MetricSources {
+  downtime(): { currentMs: number; totalMs: number };
+  installedExtensions(): InstalledExtension[];
+  /** false while the process cannot reach Temporal (the status it reports may be behind). */
+  temporalUp(): boolean;
 }
 
-export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>): ComputeMetrics {
+/** What /metrics serves (a Registry has this shape too). */
+export interface Exposition {
+  contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface ComputeMetrics {
+  /** The /metrics text: the lease gauges only when the compute holds a lease, no empty family. */
+  exposition: Exposition;
+  migrationFailures: Counter<'migration_id'>;
+  controlPlaneRequests: Counter<'rpc' | 'http_status'>;
+  refreshRequests: Counter;
+}
+
+/**
+ * The text exposition without the families that have no sample (§7.1: a label vector appears only
+ * once used, e.g. no lease gauges on a compute that holds no lease).
+ */
+export function omitEmptyFamilies(text: string): string {
+  const out: string[] = [];
+  let block: string[] = [];
+  let samples = 0;
+  const flush = () => {
+    if (samples > 0) out.push(...block);
+    block = [];
+    samples = 0;
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# HELP ')) flush();
+    if (line === '') continue;
+    block.push(line);
+    if (!line.startsWith('#')) samples++;
+  }
+  flush();
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>, sources: MetricSources): ComputeMetrics {
   const registry = new Registry();
   // One read per scrape, shared by the gauges below; on a failed read the last known one stays.
   let last: StatusView | null = null;
@@ -30,11 +70,12 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
       if (last) this.set({ build_tag: buildTag, status: displayStatus(last.status) }, 1);
     },
   });
+  const leaseRegistry = new Registry();
   new Gauge({
     name: 'compute_ctl_lsn_lease_state',
     help: "Static computes: 1 for the LSN lease's current state (acquiring, held, retrying, refused)",
     labelNames: ['state'] as const,
-    registers: [registry],
+    registers: [leaseRegistry],
     async collect() {
       await refresh();
       this.reset();
@@ -44,12 +85,49 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
   new Gauge({
     name: 'compute_ctl_lsn_lease_valid_until_seconds',
     help: 'Static computes: when the LSN lease expires (Unix time)',
-    registers: [registry],
+    registers: [leaseRegistry],
     async collect() {
       await refresh();
       this.reset();
       const until = last?.lsn_lease?.valid_until;
       if (until) this.set(Date.parse(until) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'compute_ctl_temporal_up',
+    help: 'Whether the in-pod process reaches Temporal (0: the status it reports may be behind)',
+    registers: [registry],
+    collect() {
+      this.set(sources.temporalUp() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'compute_pg_current_downtime_ms',
+    help: "Time since the compute monitor's last successful check of Postgres; 0 when up",
+    registers: [registry],
+    collect() {
+      this.set(sources.downtime().currentMs);
+    },
+  });
+  new Counter({
+    name: 'compute_pg_downtime_ms_total',
+    help: 'Downtime of Postgres observed by the compute monitor',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.downtime().totalMs);
+    },
+  });
+  new Gauge({
+    name: 'compute_installed_extensions',
+    help: 'Number of databases where the extension is installed at that version',
+    labelNames: ['extension_name', 'version', 'owned_by_superuser'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of sources.installedExtensions()) {
+        this.set({ extension_name: e.extension_name, version: e.version, owned_by_superuser: e.owned_by_superuser }, e.databases);
+      }
     },
   });
   const migrationFailures = new Counter({
@@ -64,5 +142,18 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
     labelNames: ['rpc', 'http_status'] as const,
     registers: [registry],
   });
-  return { registry, migrationFailures, controlPlaneRequests };
+  const refreshRequests = new Counter({
+    name: 'pg_cctl_pagestream_request_errors_total',
+    help: 'Requests of Postgres to refresh its configuration (POST /refresh_configuration)',
+    registers: [registry],
+  });
+  const exposition: Exposition = {
+    contentType: registry.contentType,
+    async metrics() {
+      await refresh();
+      const text = last?.lsn_lease ? await Registry.merge([registry, leaseRegistry]).metrics() : await registry.metrics();
+      return omitEmptyFamilies(text);
+    },
+  };
+  return { exposition, migrationFailures, controlPlaneRequests, refreshRequests };
 }

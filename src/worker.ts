@@ -1,27 +1,26 @@
 // The in-pod process of one compute: a Temporal worker on task queue compute-<id> (the lifecycle
 // workflow and the activities of this compute only) and the external and internal HTTP servers.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
 import { resolveRunAs, type RunAs } from './postgres/os';
 import { signalPostmaster } from './postgres/postmaster';
-import { terminateSyncSafekeepers } from './storage/neon/safekeepers';
 import { createAuthenticator, type Authenticator } from './api/auth';
 import { buildExternalServer, buildInternalServer } from './api/server';
-import { ComputeClient, DEFAULT_CLIENT_OPTIONS, type ComputeClientOptions } from './client';
-import { StatusCache } from './client/status-cache';
-import { endDeadAttempts } from './client/takeover';
-import { dataConverter } from './codec';
-import { fetchComputeConfig } from './controlplane';
+import type { ComputeClient, ComputeClientOptions } from './client';
+import { initialView, StatusCache, statusFileFor } from './client/status-cache';
+import { loadConfig } from './config-source';
 import { createMetrics, type ComputeMetrics } from './metrics';
-import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
+import { ComputeMonitor } from './compute-monitor';
+import { ActivityProbe } from './postgres/activity';
+import { ExtensionStats } from './extension-stats';
 import type { JwkJson } from './compute-spec/schema';
 import type { LifecycleResult } from './workflows/lifecycle';
+import type { DataConverter } from '@temporalio/common';
 import { taskQueueFor } from './compute/ids';
 import { workflowCode } from './workflow-bundle';
 
@@ -63,6 +62,8 @@ export interface RunningWorker {
   computes: ComputeClient;
   /** Resolves when the lifecycle workflow has ended (the compute is terminated). */
   finished: Promise<LifecycleResult>;
+  /** Resolves when the lifecycle workflow exists and this process's Temporal worker runs it. */
+  ready: Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -85,21 +86,6 @@ export function validateWorkerOptions(o: WorkerOptions): void {
   }
 }
 
-async function loadConfig(path: string | undefined): Promise<ParsedConfig | null> {
-  if (!path) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read --config ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return parseComputeConfig(json);
-  } catch (err) {
-    throw new Error(`invalid --config ${path}: ${(err as Error).message}`);
-  }
-}
-
 const END_CHECK_MS = 5_000;
 
 /**
@@ -107,17 +93,21 @@ const END_CHECK_MS = 5_000;
  * seconds, each under a deadline, woken at once after a /terminate through this worker. (Not an
  * endless result() long-poll: its retries outlive an abort when Temporal restarts.)
  */
-function watchForEnd(computes: ComputeClient, computeId: string, stopped: () => boolean) {
+function watchForEnd(computes: ComputeClient, computeId: string, stopped: () => boolean, started: Promise<boolean>, cache: StatusCache) {
   let wake: () => void = () => {};
   let resolveFinished!: (r: LifecycleResult) => void;
   const finished = new Promise<LifecycleResult>((resolve) => (resolveFinished = resolve));
   const done = (async () => {
+    // Not before this process's run exists: an earlier, ended run of the same compute is not its end.
+    if (!(await started)) return;
     while (!stopped()) {
       try {
         const result = await computes.resultIfClosed(computeId);
+        cache.temporalReachable();
         if (result) return resolveFinished(result);
-      } catch {
-        // Temporal unreachable for now: try again
+      } catch (err) {
+        // Temporal unreachable for now: /status says so, operations fail fast; try again.
+        cache.temporalUnreachable(reasonOf(err));
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, END_CHECK_MS);
@@ -170,7 +160,7 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
 async function startTemporalWorker(
   o: WorkerOptions,
   runAs: RunAs | null,
-  converter: ReturnType<typeof dataConverter>,
+  converter: DataConverter | undefined,
   cache: StatusCache,
   metrics: ComputeMetrics,
 ): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
@@ -193,6 +183,8 @@ async function startTemporalWorker(
       dataConverter: converter,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
       activities: createActivities({
+        computeId: o.computeId,
+        configSource: { configPath: o.configPath, controlPlaneUri: o.controlPlaneUri, controlPlaneToken: o.controlPlaneToken },
         pgdata: o.pgdata,
         postgres: o.postgres,
         connstr: o.connstr,
@@ -218,31 +210,87 @@ async function startTemporalWorker(
   }
 }
 
+const RETRY_MS = { first: 250, max: 5_000 };
+
+/** An error with its causes, as one line ("Failed to start Workflow: 14 UNAVAILABLE: …"). */
+function reasonOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) {
+    if (!parts.includes(e.message)) parts.push(e.message);
+  }
+  return parts.join(': ') || String(err);
+}
+
+/**
+ * Runs `step` until it succeeds or the worker stops, backing off; each new reason it fails for is
+ * logged once (Temporal unreachable at boot must not be fatal: it comes up when Temporal does).
+ */
+async function untilDone<T>(what: string, step: () => Promise<T>, stopped: () => boolean, onFailure: (reason: string) => void): Promise<T | null> {
+  let delay = RETRY_MS.first;
+  let said = '';
+  while (!stopped()) {
+    try {
+      const result = await step();
+      if (said) console.error(`compute-ctl: ${what}: done`);
+      return result;
+    } catch (err) {
+      const reason = reasonOf(err);
+      onFailure(reason);
+      if (reason !== said) console.error(`compute-ctl: ${what} failed, retrying: ${reason}`);
+      said = reason;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, RETRY_MS.max);
+    }
+  }
+  return null;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Temporal's client modules, loaded after the HTTP servers listen: they are most of the boot's
+ * require time (the protobuf descriptors alone take ~100 ms of CPU). Loaded a piece at a time, with
+ * a turn of the event loop between pieces, so that /status answers during the load.
+ */
+async function loadTemporalClient() {
+  await nextTurn();
+  await import('@grpc/grpc-js');
+  await nextTurn();
+  await import('@temporalio/proto');
+  await nextTurn();
+  await import('@temporalio/common');
+  await nextTurn();
+  const { Client, Connection } = await import('@temporalio/client');
+  await nextTurn();
+  const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([import('./client'), import('./codec')]);
+  return { Client, Connection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter };
+}
+
+/**
+ * Boots the in-pod process. The HTTP servers listen first, answering /status from the status this
+ * process kept (or a new compute's); Temporal is reached afterwards, and retried until it answers.
+ */
 export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
   validateWorkerOptions(o);
   const processStartTime = new Date().toISOString();
   const runAs = resolveRunAs(o.pgUser);
+  const statusFile = statusFileFor(path.resolve(o.pgdata));
+  const cache = new StatusCache(o.computeId, await initialView(o.computeId, processStartTime, statusFile), statusFile);
+  const monitor = new ComputeMonitor(new ActivityProbe(o.connstr, o.pgdata), () => cache.currentStatus());
+  const extensionStats = new ExtensionStats(o.connstr);
+  cache.lastActiveFrom(() => monitor.lastActive());
+  cache.replicationFrom(() => monitor.replication());
+  cache.onView((view) => extensionStats.observe(view.status, view.mode));
+  const metrics = createMetrics(o.buildTag, () => cache.status(o.computeId), {
+    downtime: () => ({ currentMs: monitor.currentDowntimeMs, totalMs: monitor.totalDowntimeMs }),
+    installedExtensions: () => extensionStats.current,
+    temporalUp: () => cache.stale() === null,
+  });
+  const config = await loadConfig(o, o.computeId, metrics.controlPlaneRequests);
+  const auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
 
-  const converter = dataConverter();
-  const connection = await Connection.connect({ address: o.temporalAddress });
-  const client = new Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
-  const computes = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
-  const cache = new StatusCache(computes, o.computeId);
-  const metrics = createMetrics(o.buildTag, () => cache.status(o.computeId));
-  let config: ParsedConfig | null;
-  let auth: Authenticator | null;
-  try {
-    config = o.controlPlaneUri
-      ? await fetchComputeConfig(o.controlPlaneUri, o.computeId, o.controlPlaneToken ?? '', metrics.controlPlaneRequests)
-      : await loadConfig(o.configPath);
-    auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
-  } catch (err) {
-    await connection.close();
-    throw err;
-  }
   let stopped = false;
-  const endWatch = watchForEnd(computes, o.computeId, () => stopped);
-
+  let wakeEndWatch = (): void => {};
   const external = await buildExternalServer({
     auth,
     computes: cache,
@@ -250,12 +298,70 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     connstr: o.connstr,
     pgdata: o.pgdata,
     pgbinDir: path.dirname(o.postgres),
-    metrics: metrics.registry,
+    metrics: metrics.exposition,
     logLevel: o.logLevel,
-    onTerminated: () => endWatch.wake(),
+    onTerminated: () => wakeEndWatch(),
   });
-  const internal = await buildInternalServer({ computes: cache, computeId: o.computeId, connstr: o.connstr, logLevel: o.logLevel });
+  const internal = await buildInternalServer({
+    computes: cache,
+    computeId: o.computeId,
+    connstr: o.connstr,
+    logLevel: o.logLevel,
+    onRefreshRequested: () => metrics.refreshRequests.inc(),
+  });
+  try {
+    await external.listen({ host: o.httpHost, port: o.externalHttpPort });
+    await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
+    monitor.start();
+  } catch (err) {
+    await Promise.allSettled([external.close(), internal.close()]);
+    throw err;
+  }
+
+  const { Client, Connection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter } = await loadTemporalClient();
+  const converter = dataConverter();
+  const connection: Connection = Connection.lazy({ address: o.temporalAddress });
+  const client: Client = new Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
+  const computes: ComputeClient = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
+  // Set once this process's Temporal worker runs (in `ready`, below); shut down with the process.
   let temporal: { worker: Worker; nativeConnection: NativeConnection; running: Promise<void> } | null = null;
+  const isStopped = () => stopped;
+  let lifecycleStarted!: (yes: boolean) => void;
+  const endWatch = watchForEnd(computes, o.computeId, isStopped, new Promise((resolve) => (lifecycleStarted = resolve)), cache);
+  wakeEndWatch = endWatch.wake;
+  const ready = (async () => {
+    const started = await untilDone(
+      `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
+      () =>
+        computes.ensureStarted(o.computeId, {
+          spec: config?.spec ?? null,
+          processStartTime,
+          basebackupRetries: o.basebackupRetries,
+          leaseRoundsPerRun: o.leaseRoundsPerRun,
+          historyThreshold: o.historyThreshold,
+        }).then(() => true),
+      isStopped,
+      (reason) => cache.temporalUnreachable(reason),
+    );
+    lifecycleStarted(started === true);
+    if (!started) return;
+    cache.temporalReachable();
+    cache.attach(computes);
+    await cache.seed(computes).catch(() => undefined);
+    const created = await untilDone('starting the Temporal worker', () => startTemporalWorker(o, runAs, converter, cache, metrics), isStopped, () => {});
+    if (!created) return;
+    if (stopped) {
+      await created.nativeConnection.close().catch(() => undefined);
+      return;
+    }
+    const running = created.worker.run();
+    running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
+    temporal = { ...created, running };
+    // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
+    void import('./client/takeover')
+      .then(({ endDeadAttempts }) => endDeadAttempts(client, o.computeId, created.identity))
+      .catch((err) => console.error(`compute-ctl: could not take over the steps of the previous worker: ${(err as Error).message}`));
+  })();
 
   const shutdown = async (): Promise<void> => {
     if (stopped) return;
@@ -263,39 +369,20 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     endWatch.wake();
     await endWatch.done;
     await Promise.allSettled([external.close(), internal.close()]);
-    if (temporal) {
-      if (temporal.worker.getState() === 'RUNNING') temporal.worker.shutdown();
-      await temporal.running.catch(() => undefined);
-      await temporal.nativeConnection.close().catch(() => undefined);
+    await ready.catch(() => undefined);
+    const t = temporal;
+    if (t) {
+      if (t.worker.getState() === 'RUNNING') t.worker.shutdown();
+      await t.running.catch(() => undefined);
+      await t.nativeConnection.close().catch(() => undefined);
     }
     await connection.close().catch(() => undefined);
+    extensionStats.stop();
+    await monitor.stop();
+    await cache.flushed();
   };
 
-  try {
-    await computes.ensureStarted(o.computeId, {
-      spec: config?.spec ?? null,
-      processStartTime,
-      basebackupRetries: o.basebackupRetries,
-      leaseRoundsPerRun: o.leaseRoundsPerRun,
-      historyThreshold: o.historyThreshold,
-    });
-    await cache.seed();
-    await external.listen({ host: o.httpHost, port: o.externalHttpPort });
-    await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
-    const { worker, nativeConnection, identity } = await startTemporalWorker(o, runAs, converter, cache, metrics);
-    const running = worker.run();
-    running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
-    temporal = { worker, nativeConnection, running };
-    // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
-    void endDeadAttempts(client, o.computeId, identity).catch((err) =>
-      console.error(`compute-ctl: could not take over the steps of the previous worker: ${(err as Error).message}`),
-    );
-  } catch (err) {
-    await shutdown();
-    throw err;
-  }
-
-  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: endWatch.finished, shutdown };
+  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: endWatch.finished, ready, shutdown };
 }
 
 /**
@@ -303,6 +390,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
  * postmaster (fast shutdown: clients disconnected, a shutdown checkpoint). No waiting.
  */
 export async function fanOutTermination(pgdata: string): Promise<void> {
+  const { terminateSyncSafekeepers } = await import('./storage/neon/safekeepers');
   terminateSyncSafekeepers();
   await signalPostmaster(pgdata, 'SIGINT').catch(() => null);
 }

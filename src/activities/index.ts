@@ -6,19 +6,26 @@ import { configActivities } from './config';
 import { instrumented } from './instrument';
 import { pgdataActivities } from './pgdata';
 import { postgresActivities } from './postgres';
+import { promoteActivities } from './promote';
+import { refreshActivities } from './refresh';
 import type { ComputeSettings } from './settings';
 import { storageActivities } from './storage';
 
 export type { ComputeSettings } from './settings';
 export type { CatalogResult } from './catalog';
 
-export function createActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
+export function createActivities(
+  s: ComputeSettings,
+  metrics?: { migrationFailures: Counter<'migration_id'>; controlPlaneRequests?: Counter<'rpc' | 'http_status'> },
+) {
   return instrumented({
     ...pgdataActivities(s),
     ...storageActivities(s),
     ...postgresActivities(s),
     ...catalogActivities(s, metrics),
     ...configActivities(s),
+    ...refreshActivities(s, metrics),
+    ...promoteActivities(s),
   });
 }
 

@@ -17,7 +17,9 @@ export function pgdataActivities(s: ComputeSettings) {
     async preparePgdata(parsed: ParsedSpec): Promise<void> {
       if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000);
       await fs.rm(s.pgdata, { recursive: true, force: true });
-      await fs.mkdir(s.pgdata, { recursive: true, mode: 0o700 });
+      await fs.mkdir(path.dirname(s.pgdata), { recursive: true });
+      // Not recursive: a recursive mkdir reports a read-only filesystem as ENOENT, hiding the reason.
+      await fs.mkdir(s.pgdata, { mode: 0o700 });
       await fs.chmod(s.pgdata, 0o700);
       await chown(s.pgdata, s.runAs);
       await writePostgresqlConf(s, parsed);

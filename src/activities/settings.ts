@@ -1,9 +1,13 @@
 // What the activities of one worker know about its compute: the in-pod process's flags.
 import path from 'node:path';
+import type { ConfigSource } from '../config-source';
 import type { RunAs } from '../postgres/os';
 import type { StorageContext } from '../storage';
 
 export interface ComputeSettings {
+  computeId: string;
+  /** Where the config is fetched again on a refresh (§10). */
+  configSource: ConfigSource;
   pgdata: string;
   /** Path of the `postgres` binary; its siblings (pg_basebackup, …) are found next to it. */
   postgres: string;

@@ -9,6 +9,9 @@ import { RequestError } from './common';
 export const ADMIN_SCOPE = 'compute_ctl:admin';
 const LEEWAY_S = 60;
 
+/** Tokens whose signature verified, with their claims: the control plane sends the same few again and again. */
+const VERIFIED_CACHE_SIZE = 64;
+
 const INVALID_TOKEN = 'invalid authorization token';
 const NOT_VERIFIED = 'failed to verify authorization token';
 
@@ -36,11 +39,20 @@ export async function createAuthenticator(
       warn(`compute_ctl_config.jwks.keys[${i}] is not a usable ${algorithm} key (${(err as Error).message}); it verifies no token`);
     }
   }
+  // A signature check costs more than the rest of a /status (EdDSA verify under load); the keys do
+  // not change while the process runs, so a token that verified once verifies again. The claims
+  // (expiry included) are checked on every request.
+  const verified = new Map<string, Record<string, unknown>>();
   return {
     async check(authorization) {
       const m = /^Bearer +(\S+)$/.exec(authorization ?? '');
       if (!m) throw new RequestError(400, INVALID_TOKEN);
-      const claims = await verifiedClaims(m[1], keys, algorithm);
+      let claims = verified.get(m[1]);
+      if (!claims) {
+        claims = await verifiedClaims(m[1], keys, algorithm);
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+        verified.set(m[1], claims);
+      }
       checkClaims(claims, computeId);
     },
   };

@@ -44,11 +44,17 @@ export const StatusViewSchema = Type.Object({
   terminate_lsn: Nullable(Type.String()),
   pending_restart: Type.Array(Type.String()),
   lsn_lease: Nullable(LeaseStateSchema),
+  stale: Type.Optional(Type.Object({ since: Type.String(), reason: Type.String() })),
+  replication: Type.Optional(Type.Object({ wal_receiver: Nullable(Type.String()), not_streaming_since: Nullable(Type.String()) })),
 });
 
 export const ErrorSchema = Type.Object({ error: Type.String() });
 
 export const TerminateResponseSchema = Type.Object({ lsn: Nullable(Type.String()) });
+
+/** /promote (Neon's PromoteState, tagged by `status`). */
+export const PromoteCompletedSchema = Type.Object({ status: Type.Literal('completed') });
+export const PromoteFailedSchema = Type.Object({ status: Type.Literal('failed'), error: Type.String() });
 
 export const DbsAndRolesSchema = Type.Object({
   roles: Type.Array(Type.Object({ name: Type.String(), encrypted_password: Type.Null(), options: Type.Null() })),

@@ -2,7 +2,7 @@
 // scraper) and internal (Postgres' neon extension, local_proxy).
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Exposition } from '../metrics';
 import type { ComputeOperations } from '../client';
 import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
@@ -21,7 +21,7 @@ export interface ApiOptions {
   pgdata: string;
   /** Directory of the PostgreSQL binaries (pg_dump). */
   pgbinDir: string;
-  metrics: Registry;
+  metrics: Exposition;
   logLevel?: string;
   /** Called after a /terminate through this server completed. */
   onTerminated?: () => void;
@@ -62,9 +62,11 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
 }
 
 /** The internal server (§6.4): Postgres' own requests; not authenticated. */
-export async function buildInternalServer(opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'>): Promise<FastifyInstance> {
+export async function buildInternalServer(
+  opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'> & { onRefreshRequested?: () => void },
+): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
   await app.register(commonPlugin);
-  await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr });
+  await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, onRefreshRequested: opts.onRefreshRequested });
   return app;
 }

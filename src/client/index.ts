@@ -13,9 +13,9 @@ import type { ParsedSpec } from '../compute-spec/parse';
 import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
 import { ComputeError, FAILURE } from '../compute/failures';
 import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
-import { configureUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
+import { configureUpdate, promoteUpdate, refreshConfigurationUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
 import { newLifecycleState, statusView } from '../compute/lifecycle-state';
-import { invalidStatusMessage, type ComputeStatus, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
+import { invalidStatusMessage, refreshRefusedMessage, type ComputeStatus, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
@@ -24,6 +24,10 @@ export interface ComputeOperations {
   status(computeId: string): Promise<StatusView>;
   configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView>;
   terminate(computeId: string, mode: TerminateMode, requestId?: string): Promise<TerminateResult>;
+  /** §10: recorded at once (true), or a no-op while the compute starts (false); not awaited. */
+  refreshConfiguration(computeId: string): Promise<boolean>;
+  /** §6.3: a Replica made the Primary of `spec`; resolves with how it ended. */
+  promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState>;
 }
 
 export interface ComputeClientOptions {
@@ -153,6 +157,26 @@ export class ComputeClient implements ComputeOperations {
       // A repeated /terminate finds the workflow closed: answer with the stored LSN (201).
       if (closed?.status === 'terminated') return { lsn: closed.terminate_lsn, already_terminated: true };
       throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
+    }
+  }
+
+  async promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState> {
+    try {
+      return await this.deadline(this.options.operationTimeoutMs, () =>
+        this.handle(computeId).executeUpdate(promoteUpdate, { args: [spec, walFlushLsn], updateId: requestId }),
+      );
+    } catch (err) {
+      const closed = await this.closedStatus(computeId, err);
+      throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
+    }
+  }
+
+  async refreshConfiguration(computeId: string): Promise<boolean> {
+    try {
+      return await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).executeUpdate(refreshConfigurationUpdate));
+    } catch (err) {
+      const closed = await this.closedStatus(computeId, err);
+      throw closed ? new ComputeError('invalid_status', refreshRefusedMessage(closed.status)) : updateError(err);
     }
   }
 

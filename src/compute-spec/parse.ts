@@ -7,6 +7,7 @@ import {
   ComputeConfigSchema,
   ComputeSpecSchema,
   ConfigurationRequestSchema,
+  PromoteRequestSchema,
   type ComputeCtlConfig,
   type ComputeSpec,
   type GenericOption,
@@ -145,8 +146,60 @@ export function computeMode(spec: ComputeSpec): ComputeMode {
 }
 
 /** Validates a ComputeSpec (schema, then §2.7) and resolves what the startup needs. */
+const MAX_PORT = 65_535;
+
+function checkPort(port: string, where: string): void {
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > MAX_PORT) {
+    throw new SpecError(`${where}: port ${JSON.stringify(port.slice(0, 20))} is not a port number (1-${MAX_PORT})`, 'invalid');
+  }
+}
+
+/** The port of a libpq connection string, URL (`postgresql://h:p/db`) or key=value (`host=h port=p`) form. */
+function checkConnstringPort(connstring: string, where: string): void {
+  const url = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?([^/?#]*)/.exec(connstring);
+  if (url) {
+    // host[:port] entries, comma-separated; IPv6 in brackets.
+    for (const hostPort of url[1].split(',')) {
+      const m = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPort);
+      if (m?.[1] !== undefined && m[1] !== '') checkPort(m[1], where);
+    }
+    const query = /[?&]port=([^&#]*)/.exec(connstring);
+    if (query) checkPort(decodeURIComponent(query[1]), where);
+    return;
+  }
+  for (const m of connstring.matchAll(/(?:^|\s)port\s*=\s*'?([^'\s]*)'?/g)) checkPort(m[1], where);
+}
+
+/** Every port a spec names is a port number (a wrong one would only fail later, deep in a start). */
+function checkPorts(spec: ComputeSpec, prefix: string): void {
+  if (spec.storage?.type === 'postgres') checkConnstringPort(spec.storage.connstring, `${prefix}.storage.connstring`);
+  for (const [key, shard] of Object.entries(spec.pageserver_connection_info?.shards ?? {})) {
+    for (const [i, ps] of shard.pageservers.entries()) {
+      const where = `${prefix}.pageserver_connection_info.shards.${key}.pageservers[${i}]`;
+      if (ps.libpq_url) checkConnstringPort(ps.libpq_url, `${where}.libpq_url`);
+      if (ps.grpc_url) {
+        const m = /^[a-z]+:\/\/(?:\[[^\]]*\]|[^:/]*)(?::([^/]*))?/.exec(ps.grpc_url);
+        if (m?.[1] !== undefined) checkPort(m[1], `${where}.grpc_url`);
+      }
+    }
+  }
+  for (const [i, conn] of (spec.pageserver_connstring ?? '').split(',').map((c) => c.trim()).filter(Boolean).entries()) {
+    checkConnstringPort(conn, `${prefix}.pageserver_connstring[${i}]`);
+  }
+  for (const [i, sk] of (spec.safekeeper_connstrings ?? []).entries()) {
+    const m = /^(?:\[[^\]]*\]|[^:]+):(.*)$/.exec(sk);
+    if (!m) throw new SpecError(`${prefix}.safekeeper_connstrings[${i}]: ${JSON.stringify(sk.slice(0, 80))} is not host:port`, 'invalid');
+    checkPort(m[1], `${prefix}.safekeeper_connstrings[${i}]`);
+  }
+  for (const line of (spec.cluster.postgresql_conf ?? '').split('\n')) {
+    const m = /^\s*port\s*=?\s*'?([^'#\s]*)'?\s*(?:#.*)?$/.exec(line);
+    if (m) checkPort(m[1], `${prefix}.cluster.postgresql_conf`);
+  }
+}
+
 export function parseComputeSpec(json: unknown, prefix = 'spec'): ParsedSpec {
   const spec = decode(ComputeSpecSchema, json, prefix);
+  checkPorts(spec, prefix);
   const mode = computeMode(spec);
   const settings = spec.cluster.settings;
   const tenant = spec.tenant_id ?? findOption(settings, 'neon.tenant_id');
@@ -183,8 +236,47 @@ export function parseComputeConfig(json: unknown): ParsedConfig {
   };
 }
 
+/** A /promote body: the spec is parsed as the Primary it becomes, whatever mode it names. */
+export function parsePromoteRequest(json: unknown): { spec: ParsedSpec; walFlushLsn: string } {
+  const request = decode(PromoteRequestSchema, json);
+  if (!request.spec || typeof request.spec !== 'object' || Array.isArray(request.spec)) throw new SpecError('spec: missing field', 'schema');
+  return { spec: parseComputeSpec({ ...(request.spec as object), mode: 'Primary' }), walFlushLsn: request.wal_flush_lsn.toUpperCase() };
+}
+
+/**
+ * The spec a promoted replica runs with (Neon's merge): the given Primary spec, but Postgres keeps
+ * the port it listens on, and neon.safekeepers is not taken from the text (the safekeepers are
+ * set by the promotion itself).
+ */
+export function promotedSpec(given: ParsedSpec, current: ParsedSpec): ParsedSpec {
+  const setting = (line: string) => line.split('=')[0].trim();
+  const currentPort = (current.spec.cluster.postgresql_conf ?? '').split('\n').find((l) => setting(l) === 'port');
+  const lines = (given.spec.cluster.postgresql_conf ?? '').split('\n').filter((l) => l.trim() && setting(l) !== 'neon.safekeepers' && setting(l) !== 'port');
+  if (currentPort) lines.push(currentPort);
+  const conf = lines.length ? `${lines.join('\n')}\n` : given.spec.cluster.postgresql_conf;
+  return { ...given, spec: { ...given.spec, cluster: { ...given.spec.cluster, postgresql_conf: conf } } };
+}
+
 /** The body of `POST /configure`: `{spec, compute_ctl_config}`, both required. */
 export function parseConfigurationRequest(json: unknown): ParsedSpec {
   const request = decode(ConfigurationRequestSchema, json);
   return parseComputeSpec(request.spec);
+}
+
+/** JSON with object keys sorted, so that equal values compare equal as text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * §10's rule for a refreshed spec: reconfigure only when the storage it reads pages from changed
+ * (Neon: the pageserver connection info — shard count, stripe size, shards, protocol; the postgres
+ * backend: the upstream connstring).
+ */
+export function sameStorageSource(a: ParsedSpec, b: ParsedSpec): boolean {
+  if (a.storage.type === 'neon' && b.storage.type === 'neon') return canonical(a.storage.pageserver) === canonical(b.storage.pageserver);
+  if (a.storage.type === 'postgres' && b.storage.type === 'postgres') return a.storage.connstring === b.storage.connstring;
+  return false;
 }

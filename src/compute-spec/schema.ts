@@ -140,6 +140,12 @@ export const ConfigurationRequestSchema = Type.Object({
   compute_ctl_config: ComputeCtlConfigSchema,
 });
 
+/** POST /promote (§6.3): the Primary spec to become, and the old primary's WAL flush LSN. */
+export const PromoteRequestSchema = Type.Object({
+  spec: Type.Unknown(),
+  wal_flush_lsn: Type.String({ pattern: '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$' }),
+});
+
 export type GenericOption = Static<typeof GenericOptionSchema>;
 export type Role = Static<typeof RoleSchema>;
 export type Database = Static<typeof DatabaseSchema>;

@@ -25,6 +25,10 @@ export const FAILURE = {
   basebackupFailed: 'BasebackupFailed',
   /** An LSN lease was asked for a compute that is not Static. */
   notStatic: 'NotStatic',
+  /** §10: the config could not be fetched again (file or control plane); the refresh waits for the next request. */
+  configFetchFailed: 'ConfigFetchFailed',
+  /** /promote: the replica did not catch up, or Postgres refused the promotion. */
+  promotionFailed: 'PromotionFailed',
   /** A restarted worker ended the attempt its dead predecessor had left running (retried). */
   workerLost: 'WorkerLost',
 } as const;

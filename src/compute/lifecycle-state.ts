@@ -16,6 +16,8 @@ export interface LifecycleState {
   metrics: StartupMetrics;
   startAttempts: number;
   reconfigureAttempts: number;
+  /** Absent in states carried from before /promote existed. */
+  promoteAttempts?: number;
   /** Postgres was started successfully and has not been stopped since. */
   postgresRunning: boolean;
   pendingRestart: string[];

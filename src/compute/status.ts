@@ -40,8 +40,12 @@ const TRANSITIONS: Record<ComputeStatus, readonly ComputeStatus[]> = {
   termination_pending_fast: ['terminated'],
   termination_pending_immediate: ['terminated'],
   terminated: [],
-  refresh_configuration_pending: ['refresh_configuration', 'refresh_configuration_pending'],
-  refresh_configuration: ['running', 'refresh_configuration_pending'],
+  // → failed: Postgres exited meanwhile.
+  refresh_configuration_pending: ['refresh_configuration', 'refresh_configuration_pending', 'failed'],
+  // → termination_pending_immediate: the control plane answered that the compute is no longer
+  // attached (§10: compute_ctl exits; here the lifecycle ends, and the process with it).
+  // → failed: Postgres exited meanwhile, or is not running (a refresh of a compute whose start failed).
+  refresh_configuration: ['running', 'refresh_configuration_pending', 'termination_pending_immediate', 'failed'],
 };
 
 export function canTransition(from: ComputeStatus, to: ComputeStatus): boolean {
@@ -69,6 +73,21 @@ export function isTerminationPending(status: ComputeStatus): boolean {
 export const CONFIGURE_ALLOWED: readonly ComputeStatus[] = ['empty', 'running'];
 /** States in which `/terminate` starts a termination (§6.3, plus `failed`: see TRANSITIONS). */
 export const TERMINATE_ALLOWED: readonly ComputeStatus[] = ['empty', 'running', 'failed'];
+
+/** The /promote answer (Neon's PromoteState). */
+export type PromoteState = { status: 'completed' } | { status: 'failed'; error: string };
+
+/** States in which `/refresh_configuration` is accepted (§10); in `init` it is a no-op. */
+export const REFRESH_ALLOWED: readonly ComputeStatus[] = ['running', 'failed', 'refresh_configuration_pending', 'init'];
+
+/** Rust's Debug name of a status (`RefreshConfigurationPending`), as Neon's texts print it. */
+export function debugName(status: ComputeStatus): string {
+  return status.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
+}
+
+export function refreshRefusedMessage(status: ComputeStatus): string {
+  return `Cannot refresh compute configuration in state ${debugName(status)}`;
+}
 
 export function invalidStatusMessage(status: ComputeStatus): string {
   return `invalid compute status: ${displayStatus(status)}`;
@@ -136,6 +155,26 @@ export interface StatusView {
   pending_restart: string[];
   /** Static computes: the LSN lease. */
   lsn_lease: LeaseState | null;
+  /**
+   * Present only while the in-pod process cannot reach Temporal: this view is the last one it
+   * learned and may be behind (the workflow never sets it).
+   */
+  stale?: StaleMark;
+  /** Replica computes: the WAL stream from the upstream, as the compute monitor last saw it. */
+  replication?: ReplicationView;
+}
+
+export interface ReplicationView {
+  /** pg_stat_wal_receiver.status (`streaming`, `waiting`, …), or null when no receiver runs. */
+  wal_receiver: string | null;
+  /** Since when the replica has not been streaming (RFC 3339), or null while it streams. */
+  not_streaming_since: string | null;
+}
+
+export interface StaleMark {
+  /** Since when Temporal has not answered (RFC 3339). */
+  since: string;
+  reason: string;
 }
 
 export interface TerminateResult {

@@ -1,6 +1,6 @@
 // compute-ctl's own connections to the compute's Postgres (reference §4.7): the --connstr plus
 // startup options that a user's ALTER DATABASE … SET cannot override.
-import { Client, type ClientConfig } from 'pg';
+import type { Client, ClientConfig } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 
 export function adminUser(connstr: string): string {
@@ -28,6 +28,8 @@ export function adminClientConfig(connstr: string, purpose: string, database?: s
 }
 
 export async function withAdminClient<T>(connstr: string, purpose: string, fn: (c: Client) => Promise<T>, database?: string): Promise<T> {
+  // Loaded on first use: the worker's HTTP API listens before anything talks to Postgres.
+  const { Client } = await import('pg');
   const client = new Client(adminClientConfig(connstr, purpose, database));
   // A connection that drops (Postgres stopped, crashed) fails the pending query; without a listener
   // the client's 'error' event would also crash the whole worker.

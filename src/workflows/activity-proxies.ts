@@ -22,4 +22,6 @@ export const acts = {
   finalLsn: act('finalLsn'),
   acquireLeases: act('acquireLeases'),
   watchPostgres: act('watchPostgres'),
+  fetchConfig: act('fetchConfig'),
+  promoteReplica: act('promoteReplica'),
 };

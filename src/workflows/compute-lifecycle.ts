@@ -10,20 +10,24 @@ import {
   CONFIGURE_ALLOWED,
   invalidStatusMessage,
   isTerminationPending,
+  REFRESH_ALLOWED,
+  refreshRefusedMessage,
   TERMINATE_ALLOWED,
   terminationPending,
   type ComputeStatus,
   type PostmasterExit,
+  type PromoteState,
   type StatusView,
   type TerminateMode,
   type TerminateResult,
 } from '../compute/status';
 import { postgresExitMessage } from '../compute/texts';
-import type { ParsedSpec } from '../compute-spec/parse';
+import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
 import { errorChain } from './errors';
 import { lsnLease } from './lease';
-import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, statusQuery, terminateUpdate } from './messages';
+import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, promoteUpdate, refreshConfigurationUpdate, statusQuery, terminateUpdate } from './messages';
+import { computePromotion } from './promotion';
 import { computeReconfigure } from './reconfigure';
 import { sinks } from './sinks';
 import { computeStartup } from './startup';
@@ -54,6 +58,8 @@ export interface LifecycleResult {
 }
 
 const HISTORY_THRESHOLD = 5_000;
+/** §10: the configurator's pause after a refresh that changed nothing or failed. */
+const REFRESH_PAUSE_MS = 5_000;
 
 /** A /configure (or the spec given at start) that the main loop has yet to carry out. */
 interface ConfigureRequest {
@@ -74,6 +80,10 @@ export class ComputeLifecycle {
   private terminateMode: TerminateMode | null = null;
   private postgresExit: PostmasterExit | null = null;
   private watchScope: wf.CancellationScope | null = null;
+  /** Postgres asked for a refresh (§10) that the main loop has yet to carry out. */
+  private refreshRequested = false;
+  /** The /promote being carried out (or done); its callers wait for `result`. */
+  private promotion: { spec: ParsedSpec; walFlushLsn: string; result: PromoteState | null } | null = null;
 
   constructor(private readonly input: LifecycleInput) {
     this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString());
@@ -89,6 +99,16 @@ export class ComputeLifecycle {
     });
     wf.setHandler(configureUpdate, (spec) => this.handleConfigure(spec), {
       validator: (_spec: ParsedSpec) => rejectUnless(CONFIGURE_ALLOWED, this.state.status),
+    });
+    wf.setHandler(refreshConfigurationUpdate, () => this.handleRefresh(), {
+      validator: () => {
+        if (!REFRESH_ALLOWED.includes(this.state.status)) {
+          throw wf.ApplicationFailure.create({ message: refreshRefusedMessage(this.state.status), type: FAILURE.invalidStatus, nonRetryable: true });
+        }
+      },
+    });
+    wf.setHandler(promoteUpdate, (spec, walFlushLsn) => this.handlePromote(spec, walFlushLsn), {
+      validator: (_spec: ParsedSpec, _lsn: string) => rejectUnless(['running'], this.state.status),
     });
     wf.setHandler(terminateUpdate, (mode) => this.handleTerminate(mode), {
       validator: (_mode: TerminateMode) => {
@@ -138,6 +158,22 @@ export class ComputeLifecycle {
     return this.view();
   }
 
+  /** Recorded, not awaited (§10: the handler does not wait for the refresh); in `init` nothing to do. */
+  private handleRefresh(): boolean {
+    if (this.state.status === 'init') return false;
+    this.refreshRequested = true;
+    if (this.state.status !== 'refresh_configuration_pending') this.setStatus('refresh_configuration_pending');
+    return true;
+  }
+
+  /** Concurrent and repeated calls share the promotion; after a failed one, a new call tries again. */
+  private async handlePromote(spec: ParsedSpec, walFlushLsn: string): Promise<PromoteState> {
+    if (this.promotion === null || this.promotion.result?.status === 'failed') this.promotion = { spec, walFlushLsn, result: null };
+    const promotion = this.promotion;
+    await wf.condition(() => promotion.result !== null);
+    return promotion.result!;
+  }
+
   private async handleTerminate(mode: TerminateMode): Promise<TerminateResult> {
     if (this.state.status === 'terminated') return { lsn: this.state.terminateLsn, already_terminated: true };
     this.terminateMode = mode;
@@ -154,7 +190,16 @@ export class ComputeLifecycle {
 
   /** Something for the main loop to do. */
   hasWork(): boolean {
-    return this.pending !== null || this.terminationRequested() || this.postgresExited() || this.shouldContinueAsNew();
+    return this.pending !== null || this.refreshRequested || this.promotionDue() || this.terminationRequested() || this.postgresExited() || this.shouldContinueAsNew();
+  }
+
+  promotionDue(): boolean {
+    return this.promotion !== null && this.promotion.result === null;
+  }
+
+  /** A refresh to carry out, and no /configure before it. */
+  refreshDue(): boolean {
+    return this.refreshRequested && this.pending === null;
   }
 
   terminationRequested(): boolean {
@@ -172,6 +217,8 @@ export class ComputeLifecycle {
     return (
       (status === 'empty' || status === 'running' || status === 'failed') &&
       this.pending === null &&
+      !this.refreshRequested &&
+      !this.promotionDue() &&
       this.postgresExit === null &&
       wf.allHandlersFinished() &&
       (info.historyLength >= (this.input.historyThreshold ?? HISTORY_THRESHOLD) || info.continueAsNewSuggested)
@@ -277,23 +324,108 @@ export class ComputeLifecycle {
   }
 
   private async reconfigure(spec: ParsedSpec): Promise<void> {
-    const { state } = this;
-    state.spec = spec;
-    if (state.leaseStarted) {
+    await this.installSpec(spec);
+    this.setStatus('configuration');
+    const error = await this.runReconfigure(spec);
+    // Postgres keeps running after a failed reconfiguration (§3).
+    if (error === null) this.setStatus('running');
+    else this.setStatus('failed', error);
+  }
+
+  private async installSpec(spec: ParsedSpec): Promise<void> {
+    this.state.spec = spec;
+    if (this.state.leaseStarted) {
       // The lease workflow wakes at once and leases from the new pageservers (§8.2).
       await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).signal(pageserversChangedSignal, spec).catch(() => undefined);
     }
-    this.setStatus('configuration');
+  }
+
+  /** The installed spec applied by a computeReconfigure child; the error text, or null. */
+  private async runReconfigure(spec: ParsedSpec): Promise<string | null> {
+    const { state } = this;
     const attempt = ++state.reconfigureAttempts;
     try {
       const result = await wf.executeChild(computeReconfigure, { workflowId: `${this.workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
       state.pendingRestart = result.pendingRestart;
       state.error = null;
-      this.setStatus('running');
+      return null;
     } catch (err) {
-      // Postgres keeps running after a failed reconfiguration (§3).
-      this.setStatus('failed', errorChain(err));
+      return errorChain(err);
     }
+  }
+
+  /**
+   * §10: the config fetched again from where the worker got it; the compute is reconfigured only
+   * when the storage it reads pages from changed. A failed fetch or reconfiguration waits for the
+   * next request; a control plane that no longer has a spec for the compute ends it.
+   */
+  async refresh(): Promise<void> {
+    this.refreshRequested = false;
+    if (this.state.status !== 'refresh_configuration_pending') this.setStatus('refresh_configuration_pending');
+    this.setStatus('refresh_configuration');
+    let spec: ParsedSpec | null;
+    try {
+      spec = (await acts.fetchConfig()).spec;
+    } catch (err) {
+      await this.pause();
+      this.setStatus('refresh_configuration_pending', errorChain(err));
+      return;
+    }
+    if (spec === null) {
+      this.terminateMode = 'immediate';
+      this.setStatus('termination_pending_immediate', 'compute is no longer attached: the control plane has no spec for it');
+      return;
+    }
+    if (!this.state.postgresRunning) {
+      this.setStatus('failed', this.state.error ?? 'Postgres is not running');
+      return;
+    }
+    if (this.state.spec && sameStorageSource(this.state.spec, spec)) {
+      this.setStatus('running');
+      await this.pause();
+      return;
+    }
+    await this.installSpec(spec);
+    const error = await this.runReconfigure(spec);
+    if (error === null) this.setStatus('running');
+    else this.setStatus('refresh_configuration_pending', error);
+  }
+
+  /**
+   * §6.3 /promote: the replica's Postgres promoted (a computePromotion child), then the given spec
+   * installed as a Primary one and applied (computeReconfigure). The status stays `running`; a
+   * failed reconfiguration fails the compute as any does.
+   */
+  async promote(): Promise<void> {
+    const promotion = this.promotion!;
+    const current = this.state.spec;
+    if (!current || current.mode.type !== 'replica') {
+      promotion.result = { status: 'failed', error: `${current?.mode.type ?? 'a compute without a spec'} is not replica` };
+      return;
+    }
+    const attempt = (this.state.promoteAttempts = (this.state.promoteAttempts ?? 0) + 1);
+    const target = promotion.spec;
+    try {
+      await wf.executeChild(computePromotion, {
+        workflowId: `${this.workflowId}-promotion-${attempt}`,
+        args: [{ walFlushLsn: promotion.walFlushLsn, safekeepers: target.storage.type === 'neon' ? target.storage.safekeepers : null }],
+      });
+    } catch (err) {
+      promotion.result = { status: 'failed', error: errorChain(err) };
+      return;
+    }
+    const primary = promotedSpec(target, current);
+    await this.installSpec(primary);
+    this.publish(); // the mode is now primary
+    const error = await this.runReconfigure(primary);
+    if (error !== null) this.setStatus('failed', error);
+    else this.publish();
+    promotion.result = error === null ? { status: 'completed' } : { status: 'failed', error };
+  }
+
+  /** The configurator's 5 s pause, cut short by a termination or a /configure. */
+  private async pause(): Promise<void> {
+    await wf.condition(() => this.terminationRequested() || this.pending !== null || this.postgresExited(), REFRESH_PAUSE_MS);
   }
 
   /** Watches the postmaster in the background; its exit wakes the main loop. */

@@ -3,4 +3,5 @@ export { computeLifecycle } from './lifecycle';
 export { computeStartup } from './startup';
 export { computeReconfigure } from './reconfigure';
 export { computeTermination } from './termination';
+export { computePromotion } from './promotion';
 export { lsnLease } from './lease';

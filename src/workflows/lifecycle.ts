@@ -18,6 +18,8 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
       break;
     }
     if (compute.postgresExited()) compute.failOnPostgresExit();
+    else if (compute.promotionDue()) await compute.promote();
+    else if (compute.refreshDue()) await compute.refresh();
     else await compute.configure();
   }
   // Let the terminate update answer before the workflow completes.

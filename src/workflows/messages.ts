@@ -1,13 +1,26 @@
 // Handler definitions of the lifecycle workflow, shared by the workflow, the client and the API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { LeaseState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
+import type { LeaseState, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
 
 export const statusQuery = defineQuery<StatusView>('status');
 /** Completes when the compute is running (returns the status) or failed (fails). */
 export const configureUpdate = defineUpdate<StatusView, [ParsedSpec]>('configure');
 /** Completes when the compute is terminated. */
 export const terminateUpdate = defineUpdate<TerminateResult, [TerminateMode]>('terminate');
+
+/**
+ * §10: Postgres asks for its configuration to be fetched again (internal POST
+ * /refresh_configuration). Completes once recorded, not when the refresh is done; `false` when the
+ * compute is starting (`init`: accepted, nothing to do).
+ */
+export const refreshConfigurationUpdate = defineUpdate<boolean>('refreshConfiguration');
+
+/**
+ * §6.3 /promote of a Replica: completes when the promotion and the reconfiguration as a Primary
+ * have ended, either way (the answer says which); concurrent calls share one promotion.
+ */
+export const promoteUpdate = defineUpdate<PromoteState, [ParsedSpec, string]>('promote');
 
 /** Lease workflow → lifecycle: the lease's state after each round. */
 export const leaseUpdateSignal = defineSignal<[LeaseState]>('leaseUpdate');

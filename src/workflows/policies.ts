@@ -29,6 +29,10 @@ export const POLICIES = {
   applyCatalog: { startToCloseTimeout: '30 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
   reloadConfig: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
   // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.
+  // §11's retries happen inside; a failed fetch waits for the next refresh request (§10).
+  // Up to 20 s waiting for the replay to catch up, then pg_promote() (which waits up to 60 s).
+  promoteReplica: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_WORKER, retry: once },
+  fetchConfig: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_WORKER, retry: once },
   runMigrations: { startToCloseTimeout: '10 minutes', retry: once },
   stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
   // A Neon Primary's final sync-safekeepers: once, no retries (§9).

@@ -89,20 +89,45 @@ describe('the worker process and its environment', () => {
     await stack?.stop();
   });
 
-  test('SIGTERM forwards termination to Postgres (fast shutdown) and exits 1 at once (§9)', async () => {
-    const slot = await computeSlot(stack, `sig-${process.pid}`);
-    const configPath = path.join(stack.tmp, 'sig-config.json');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
+    test(`${signal} forwards termination to Postgres (fast shutdown: sessions ended at once, 57P01) and exits 1; the lifecycle lives on (§9)`, async () => {
+      const slot = await computeSlot(stack, `sig-${signal.toLowerCase()}-${process.pid}`);
+      const configPath = path.join(stack.tmp, `sig-${signal}.json`);
+      await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+      const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
+      await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+      const pid = (await livePostmasterPid(slot.pgdata))!;
+      // A session that stays open: a fast shutdown ends it at once with 57P01 (a smart one would wait).
+      const session = new Client({ connectionString: slot.connstr });
+      const ended = new Promise<{ code?: string }>((resolve) => session.on('error', (err) => resolve(err as { code?: string })));
+      await session.connect();
+      await session.query('SELECT 1');
+      w.proc.kill(signal);
+      const exit = await w.exited;
+      assert.equal(exit.code, 1);
+      assert.equal((await ended).code, '57P01');
+      await until('Postgres gone', async () => (isAlive(pid) ? undefined : true), 20_000);
+      await session.end().catch(() => undefined);
+      // SIGINT is a fast shutdown: a shutdown checkpoint, so the cluster is cleanly "shut down".
+      const control = execFileSync(path.join(path.dirname(stack.postgres), 'pg_controldata'), [slot.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      assert.match(control, /^Database cluster state:\s+shut down$/m);
+      // The worker went, the compute's lifecycle did not: a restarted worker finds it.
+      const { stdout } = await run(process.execPath, [BIN, 'status', '-i', slot.computeId], { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address } });
+      assert.equal(JSON.parse(stdout).status, 'running', 'as the lifecycle last knew it');
+    });
+  }
+
+  test('a crash of the worker (an exception nothing catches) stops its Postgres before it exits', async () => {
+    const slot = await computeSlot(stack, `crash-${process.pid}`);
+    const configPath = path.join(stack.tmp, 'crash-config.json');
     await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
-    const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
-    await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+    const w = spawnWorker(stack, slot, { args: ['-c', configPath], env: { COMPUTE_CTL_FAILPOINTS: 'applyCatalog-after=crash' } });
+    await until('Postgres started', async () => (await livePostmasterPid(slot.pgdata)) ?? undefined);
     const pid = (await livePostmasterPid(slot.pgdata))!;
-    w.proc.kill('SIGTERM');
     const exit = await w.exited;
     assert.equal(exit.code, 1);
+    assert.match(w.log(), /compute-ctl: the worker failed: Error: failpoint applyCatalog-after: crash/);
     await until('Postgres gone', async () => (isAlive(pid) ? undefined : true), 20_000);
-    // SIGINT is a fast shutdown: a shutdown checkpoint, so the cluster is cleanly "shut down".
-    const control = execFileSync(path.join(path.dirname(stack.postgres), 'pg_controldata'), [slot.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-    assert.match(control, /^Database cluster state:\s+shut down$/m);
   });
 
   test('--control-plane-uri: the spec is fetched with the token; 502/503 retried, each attempt counted', async () => {

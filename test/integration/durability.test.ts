@@ -14,13 +14,30 @@ import { computeSlot, spawnWorker, type ComputeSlot } from '../support/worker-pr
 const ROLES = [{ name: 'survivor', encrypted_password: null, options: null }];
 const DATABASES = [{ name: 'survivor db', owner: 'survivor', options: null }];
 
-/** Postmasters running on PGDATA (their command line is exactly `<postgres> -D <pgdata>`). */
+/**
+ * Postmasters running on PGDATA: processes whose command line is exactly `<postgres> -D <pgdata>`
+ * and whose parent is not one of them (a backend just forked keeps its postmaster's command line
+ * until it sets its own title).
+ */
 function postmasters(postgres: string, pgdata: string): number {
+  let pids: string[];
   try {
-    return execFileSync('pgrep', ['-xf', `${postgres} -D ${pgdata}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+    pids = execFileSync('pgrep', ['-xf', `${postgres} -D ${pgdata}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch {
     return 0;
   }
+  const parentOf = (pid: string) => {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after the ')'.
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+    } catch {
+      return null; // exited meanwhile
+    }
+  };
+  return pids.filter((pid) => {
+    const parent = parentOf(pid);
+    return parent !== null && !pids.includes(parent);
+  }).length;
 }
 
 async function assertWhole(stack: Stack, slot: ComputeSlot): Promise<void> {

@@ -33,6 +33,13 @@ describe('a failed start', () => {
       assert.match(String((err.cause as Error)?.message), /^failed to start Postgres\n\nCaused by:\n    Postgres exited unexpectedly with code 1/);
       return true;
     });
+    // Not retried: the same PGDATA and configuration would fail again. Exactly one attempt.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType?.name]));
+    const startAttempts = events
+      .filter((e) => e.activityTaskStartedEventAttributes && scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'startPostgres')
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    assert.deepEqual(startAttempts, [1]);
   });
 
   test('failed is sticky for /configure (412) but /terminate still works', async () => {

@@ -1,6 +1,8 @@
 // A compute's whole life through the real Temporal dev server and real PostgreSQL: empty →
 // configure → running → terminate, as the control plane sees it over HTTP.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
 import { isAlive } from '../../src/postgres/postmaster';
@@ -209,6 +211,29 @@ describe('compute lifecycle over HTTP', () => {
     }
   });
 
+  test('a /configure retried with the same x-request-id joins the first: one reconfiguration', async () => {
+    const client = t.compute.worker.computes.client;
+    /** How many reconfiguration workflows there are (`…-reconfigure-<n>`, found by describe: no visibility lag). */
+    const reconfigurations = async () => {
+      let n = 0;
+      while (await client.workflow.getHandle(`compute-${t.compute.computeId}-reconfigure-${n + 1}`).describe().then(() => true, () => false)) n++;
+      return n;
+    };
+    const before = await reconfigurations();
+    const body = configurationRequest(t.stack, t.compute.pgPort, {
+      roles: [{ name: 'neondb_owner', encrypted_password: scramVerifier('s3cret'), options: null }, { name: 'retried_role', encrypted_password: null, options: null }],
+      databases: [{ name: 'neondb', owner: 'neondb_owner', options: null }],
+    });
+    const send = () => t.compute.api('/configure', { ...postJson(body), headers: { 'content-type': 'application/json', 'x-request-id': `retry-${process.pid}` } });
+    const [first, second] = await Promise.all([send(), send()]);
+    assert.deepEqual([first.status, second.status], [200, 200]);
+    assert.equal(first.headers.get('x-request-id'), `retry-${process.pid}`);
+    assert.equal(await reconfigurations(), before + 1);
+    // A later request with the same id is the same update, answered again without a new reconfiguration.
+    assert.equal((await send()).status, 200);
+    assert.equal(await reconfigurations(), before + 1);
+  });
+
   test('an unknown termination mode is a 400', async () => {
     const res = await t.compute.api('/terminate?mode=gently', { method: 'POST' });
     assert.equal(res.status, 400);
@@ -224,6 +249,10 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.match(body.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
     assert.equal(isAlive(pid), false);
+    // The LSN is the stopped cluster's: its shutdown checkpoint, as pg_controldata reads it.
+    const control = execFileSync(path.join(path.dirname(t.stack.postgres), 'pg_controldata'), [t.compute.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.equal(body.lsn, /^Latest checkpoint location:\s+(\S+)$/m.exec(control)?.[1]);
+    assert.match(control, /^Database cluster state:\s+shut down$/m);
 
     const again = await t.compute.api('/terminate', { method: 'POST' });
     assert.equal(again.status, 201);

@@ -1,10 +1,11 @@
 // Computes started from Neon storage, exactly as compute_ctl does it, against wire-level fixtures
 // of the pageserver and the safekeepers, and a real Postgres started from the served basebackup.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
+import { freePort } from '../../src/dev/ports';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { recordHistories } from '../support/histories';
@@ -58,7 +59,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     shards: { '0000': { pageservers: [{ id: 1, libpq_url: ps.url, grpc_url: null }] } },
   });
 
-  function neonRequest(c: ComputeUnderTest, spec: Record<string, unknown> = {}) {
+  function neonRequest(c: { pgPort: number }, spec: Record<string, unknown> = {}) {
     return {
       compute_ctl_config: { jwks: { keys: [] } },
       spec: {
@@ -218,6 +219,41 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     await recordHistories(c.worker.computes.client, 'static-lease', [id, `${id}-startup-1`, `${id}-lease`]);
   });
 
+  test('refresh_configuration (§10): the config file read again; same pageservers change nothing, new ones reconfigure and move the lease', async () => {
+    pageserver.leaseLengthMs = 600_000; // a lease that sleeps for minutes unless woken
+    const configPath = path.join(stack.tmp, `refresh-${process.pid}.json`);
+    const pgPort = await freePort();
+    const request = (ps: PageserverFixture) => neonRequest({ pgPort }, { mode: { Static: backupLsn }, safekeeper_connstrings: [], pageserver_connection_info: connectionInfo(ps) });
+    writeFileSync(configPath, JSON.stringify(request(pageserver)));
+    const r = await startCompute(stack, { postgres: neonPostgres, configPath, pgPort });
+    computes.push(r);
+    await until('running', async () => ((await json(await r.api('/status'))).status === 'running' ? true : undefined));
+    await until('a lease', async () => ((await json(await r.api('/status'))).lsn_lease?.status === 'held' ? true : undefined), 10_000);
+    const refresh = () => fetch(`${r.worker.internalUrl}/refresh_configuration`, { method: 'POST' });
+    const reconfigure = r.worker.computes.client.workflow.getHandle(`compute-${r.computeId}-reconfigure-1`);
+
+    // Counted from here: an earlier test leased from pageserver2 too.
+    const leasesOn2 = () => pageserver2.queries('lease lsn').length;
+    const before2 = leasesOn2();
+    const same = await refresh();
+    assert.equal(same.status, 200);
+    assert.equal(await same.text(), '');
+    await until('back to running', async () => ((await json(await r.api('/status'))).status === 'running' ? true : undefined));
+    await assert.rejects(reconfigure.describe(), 'no reconfiguration for the same pageservers');
+    assert.equal(leasesOn2(), before2);
+
+    writeFileSync(configPath, JSON.stringify(request(pageserver2)));
+    assert.equal((await refresh()).status, 200);
+    await until('reconfigured', async () => ((await reconfigure.describe()).status.name === 'COMPLETED' ? true : undefined), 30_000);
+    await until('a lease from the new pageserver', async () => (leasesOn2() > before2 ? true : undefined), 10_000);
+    // The lifecycle reports running once it has taken the child's result, a moment after the child closes.
+    await until('running again', async () => ((await json(await r.api('/status'))).status === 'running' ? true : undefined));
+    assert.match(await (await r.api('/metrics')).text(), /^pg_cctl_pagestream_request_errors_total 2$/m);
+    await r.api('/terminate', { method: 'POST' });
+    const id = `compute-${r.computeId}`;
+    await recordHistories(r.worker.computes.client, 'refresh', [id, `${id}-startup-1`, `${id}-reconfigure-1`]);
+  });
+
   test('Replica: the latest basebackup with --replica, no safekeepers, no lease', async () => {
     const c = await compute();
     const res = await c.api('/configure', postJson(neonRequest(c, { mode: 'Replica', safekeeper_connstrings: [] })));
@@ -226,6 +262,33 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     assert.ok(existsSync(path.join(c.pgdata, 'standby.signal')));
     assert.equal((await json(await c.api('/status'))).lsn_lease, null);
     assert.deepEqual(await json(await c.api('/terminate', { method: 'POST' })), { lsn: null });
+  });
+
+  test('/promote of a Replica: caught up with the flush LSN, told its safekeepers, promoted, a writable Primary', async () => {
+    const c = await compute();
+    const res = await c.api('/configure', postJson(neonRequest(c, { mode: 'Replica', safekeeper_connstrings: [] })));
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+    const db = new Client({ connectionString: c.connstr });
+    await db.connect();
+    const replayed = (await db.query('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0].lsn as string;
+    await db.end();
+    const primary = neonRequest(c).spec;
+    const promoted = await c.api('/promote', postJson({ spec: primary, wal_flush_lsn: replayed }));
+    assert.deepEqual(await json(promoted), { status: 'completed' });
+    assert.equal(promoted.status, 200);
+    const after = new Client({ connectionString: c.connstr });
+    await after.connect();
+    try {
+      assert.equal((await after.query('SELECT pg_is_in_recovery() AS r')).rows[0].r, false);
+      // As the Primary spec renders it (with its safekeepers generation).
+      assert.equal((await after.query('SHOW neon.safekeepers')).rows[0]['neon.safekeepers'], `g#2:${safekeepers.map((sk) => sk.address).join(',')}`);
+      await after.query('CREATE TABLE promoted (x int)');
+    } finally {
+      await after.end();
+    }
+    assert.equal((await json(await c.api('/status'))).mode, 'primary');
+    assert.equal(existsSync(path.join(c.pgdata, 'standby.signal')), false);
+    await c.api('/terminate', { method: 'POST' });
   });
 
   test('sync-safekeepers failing: retried, then the start fails with its exit status and stdout', async () => {
@@ -250,14 +313,19 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
   test('a basebackup fault fails the start with the server\'s text in /status.error', async () => {
     for (const sk of safekeepers) sk.status = { flush_lsn: backupLsn, commit_lsn: backupLsn };
     pageserver.basebackupFault = { kind: 'error-after', message: 'could not read layer file: injected fault' };
-    const c = await compute({ basebackupRetries: 1 });
-    const res = await c.api('/configure', postJson(neonRequest(c)));
-    assert.equal(res.status, 500);
-    const status = await json(await c.api('/status'));
-    assert.equal(status.status, 'failed');
-    assert.match(status.error, new RegExp(`^failed to get basebackup@${backupLsn}\\n\\nCaused by:\\n    could not read layer file: injected fault`));
-    assert.equal(pageserver.queries('basebackup').filter((q) => q.includes(backupLsn)).length >= 2, true); // 1 retry
-    pageserver.basebackupFault = null;
+    try {
+      const before = pageserver.queries('basebackup').length;
+      const c = await compute({ basebackupRetries: 1 });
+      const res = await c.api('/configure', postJson(neonRequest(c)));
+      assert.equal(res.status, 500);
+      const status = await json(await c.api('/status'));
+      assert.equal(status.status, 'failed');
+      assert.match(status.error, new RegExp(`^failed to get basebackup@${backupLsn}\\n\\nCaused by:\\n    could not read layer file: injected fault`));
+      // Counted from this test's start: the first attempt and exactly the one retry the override allows.
+      assert.equal(pageserver.queries('basebackup').length - before, 2);
+    } finally {
+      pageserver.basebackupFault = null;
+    }
   });
 
   test('a connection dropped mid-stream is retried and the start succeeds', async () => {

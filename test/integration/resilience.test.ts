@@ -1,5 +1,6 @@
 // Postgres dying under a running compute, a lifecycle that continues-as-new, and hostile input.
 import assert from 'node:assert/strict';
+import { Client } from 'pg';
 import { describe, test } from 'node:test';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { recordHistories } from '../support/histories';
@@ -35,6 +36,17 @@ describe('Postgres dying while the compute runs', () => {
     const c = await startCompute(t.stack);
     try {
       await running(c);
+      // With the compute monitor's session open: a smart shutdown must not wait for it.
+      await until('the monitor connected', async () => {
+        const db = new Client({ connectionString: c.connstr });
+        await db.connect();
+        try {
+          const { rowCount } = await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'compute_ctl:compute_monitor'");
+          return rowCount ? true : undefined;
+        } finally {
+          await db.end();
+        }
+      });
       process.kill((await livePostmasterPid(c.pgdata))!, 'SIGTERM'); // smart shutdown: exits 0
       assert.equal(await failedWith(c), 'Postgres exited unexpectedly with code 0');
     } finally {
@@ -82,11 +94,12 @@ function rng(seed: number): () => number {
   return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 }
 
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+function setPath<T extends object>(obj: T, path: string[], value: unknown): T {
   let o = obj as Record<string, unknown>;
   for (const k of path.slice(0, -1)) o = o[k] as Record<string, unknown>;
   if (value === undefined) delete o[path[path.length - 1]];
   else o[path[path.length - 1]] = value;
+  return obj;
 }
 
 describe('hostile /configure input', () => {
@@ -108,7 +121,7 @@ describe('hostile /configure input', () => {
       });
       return r;
     };
-    type Case = { name: string; body: string; type?: string };
+    type Case = { name: string; body: string; type?: string; headers?: Record<string, string>; status?: number; error?: RegExp };
     const cases: Case[] = [];
     const add = (name: string, value: unknown) => cases.push({ name, body: JSON.stringify(value) });
 
@@ -184,14 +197,33 @@ describe('hostile /configure input', () => {
     }
     cases.push({ name: 'garbage', body: '{"spec": {,}' }, { name: 'empty body', body: '' });
     cases.push({ name: 'not JSON content type', body: text, type: 'text/plain' });
-    cases.push({ name: '10 MB body', body: JSON.stringify({ ...valid(), padding: 'x'.repeat(10 * 1024 * 1024) }) });
+    // What would otherwise reach Temporal and break a workflow task (exact answers).
+    const tooLarge = /^request body is larger than the limit of 1048576 bytes \(1 MiB\)$/;
+    cases.push({ name: '10 MB body', body: JSON.stringify({ ...valid(), padding: 'x'.repeat(10 * 1024 * 1024) }), status: 413, error: tooLarge });
+    cases.push({ name: 'a 2 MB spec', body: JSON.stringify(setPath(valid(), ['spec', 'cluster', 'roles'], Array.from({ length: 20_000 }, (_, i) => ({ name: `role_${i}_${'x'.repeat(60)}`, encrypted_password: null, options: null })))), status: 413, error: tooLarge });
+    const nested = `${'{"x":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    cases.push({ name: 'nested 10,000 deep in a known field', body: JSON.stringify(setPath(valid(), ['spec', 'cluster'], '@@')).replace('"@@"', nested), status: 400, error: /^request body is nested deeper than 32 levels$/ });
+    cases.push({ name: 'nested 10,000 deep in an unknown field', body: JSON.stringify(setPath(valid(), ['spec', 'unknown'], '@@')).replace('"@@"', nested), status: 400, error: /^request body is nested deeper than 32 levels$/ });
+    cases.push({ name: 'a 4,000-character x-request-id', body: text, headers: { 'x-request-id': 'r'.repeat(4000) }, status: 400, error: /^invalid x-request-id: / });
+    for (const [name, p, v, field] of [
+      ['storage port -1', ['spec', 'storage', 'connstring'], `${t.stack.upstream.connstring.replace(/:\d+\//, ':-1/')}`, 'spec.storage.connstring'],
+      ['storage port 99999999', ['spec', 'storage', 'connstring'], `${t.stack.upstream.connstring.replace(/:\d+\//, ':99999999/')}`, 'spec.storage.connstring'],
+      ['postgresql_conf port 99999999', ['spec', 'cluster', 'postgresql_conf'], 'port=99999999\n', 'spec.cluster.postgresql_conf'],
+    ] as const) {
+      cases.push({ name, body: JSON.stringify(setPath(valid(), [...p], v)), status: 400, error: new RegExp(`^${field.replace(/\./g, '\\.')}: port "[-0-9]+" is not a port number \\(1-65535\\)$`) });
+    }
+    const neonPorts = neon();
+    (neonPorts.spec as Record<string, unknown>).safekeeper_connstrings = ['a:1', 'b:99999'];
+    cases.push({ name: 'safekeeper port 99999', body: JSON.stringify(neonPorts), status: 400, error: /^spec\.safekeeper_connstrings\[1\]: port "99999" is not a port number \(1-65535\)$/ });
 
     assert.ok(cases.length >= 200);
     for (const c of cases) {
-      const res = await t.compute.api('/configure', { method: 'POST', headers: { 'content-type': c.type ?? 'application/json' }, body: c.body });
-      assert.ok(res.status >= 400 && res.status < 500, `${c.name}: ${res.status}`);
+      const res = await t.compute.api('/configure', { method: 'POST', headers: { 'content-type': c.type ?? 'application/json', ...c.headers }, body: c.body });
+      if (c.status) assert.equal(res.status, c.status, c.name);
+      else assert.ok(res.status >= 400 && res.status < 500, `${c.name}: ${res.status}`);
       const body = (await res.json().catch(() => null)) as { error?: unknown } | null;
       assert.ok(body && typeof body.error === 'string' && body.error.length > 0, `${c.name}: a JSON error body`);
+      if (c.error) assert.match(body.error as string, c.error, c.name);
     }
 
     // Nothing changed: same status, no reconfiguration ever started, and the worker still works.

@@ -43,6 +43,8 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     },
     finalLsn: async () => '0/16B37F0',
     acquireLeases: async () => ({ validUntilMs: Date.now() + 3_600_000 }),
+    fetchConfig: async () => ({ spec: null }),
+    promoteReplica: async () => {},
     watchPostgres: async () => {
       // Cancelled when the lifecycle stops watching (termination, continue-as-new).
       return Promise.race([postgresExit, Context.current().cancelled]);

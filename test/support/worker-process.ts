@@ -1,8 +1,10 @@
 // A compute worker as a pod runs it: the package's bin in a child process, which a test can kill.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { freePort } from '../../src/dev/ports';
-import type { Stack } from './stack';
+import { stopPostmaster } from '../../src/postgres/postmaster';
+import { startStack, type Stack } from './stack';
 
 export const BIN = path.join(__dirname, '../../../bin/compute-ctl.js');
 
@@ -10,6 +12,8 @@ export interface WorkerProcess {
   proc: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   api(pathname: string, init?: RequestInit): Promise<Response>;
+  /** What the worker has written to stderr so far (also forwarded to the test's stderr). */
+  log(): string;
 }
 
 export interface ComputeSlot {
@@ -39,10 +43,48 @@ export function spawnWorker(
       '--external-http-port', String(slot.ext), '--internal-http-port', String(slot.int), '--log-level', 'warn',
       ...(opts.args ?? []),
     ],
-    { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...opts.env }, stdio: ['ignore', 'ignore', 'inherit'] },
+    { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  let log = '';
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+    process.stderr.write(chunk);
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { proc, exited, api: (pathname, init) => fetch(`http://127.0.0.1:${slot.ext}${pathname}`, init) };
+  return { proc, exited, api: (pathname, init) => fetch(`http://127.0.0.1:${slot.ext}${pathname}`, init), log: () => log };
+}
+
+/**
+ * A stack for a test file and the worker processes its tests spawn on it: after the file, every
+ * worker still running is killed and every compute's Postgres stopped, whatever the tests left.
+ */
+export function useWorkerProcesses(opts: { temporalDbFile?: boolean } = {}) {
+  let stack: Stack | undefined;
+  const workers: WorkerProcess[] = [];
+  const slots: ComputeSlot[] = [];
+  before(async () => {
+    stack = await startStack(opts);
+  });
+  after(async () => {
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    await Promise.all(slots.map((s) => stopPostmaster(s.pgdata, 'SIGQUIT').catch(() => undefined)));
+    await stack?.stop();
+  });
+  return {
+    get stack(): Stack {
+      return stack!;
+    },
+    async slot(computeId: string): Promise<ComputeSlot> {
+      const slot = await computeSlot(stack!, computeId);
+      slots.push(slot);
+      return slot;
+    },
+    spawn(slot: ComputeSlot, o: Parameters<typeof spawnWorker>[2] = {}): WorkerProcess {
+      const w = spawnWorker(stack!, slot, o);
+      workers.push(w);
+      return w;
+    },
+  };
 }

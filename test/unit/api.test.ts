@@ -8,7 +8,7 @@ import type { Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
 import { ComputeError, type ComputeErrorKind } from '../../src/compute/failures';
-import { emptyMetrics, type StatusView, type TerminateMode } from '../../src/compute/status';
+import { emptyMetrics, type PromoteState, type StatusView, type TerminateMode } from '../../src/compute/status';
 import type { ParsedSpec } from '../../src/compute-spec/parse';
 
 const VIEW: StatusView = {
@@ -52,6 +52,16 @@ class FakeComputes implements ComputeOperations {
     this.calls.push({ op: 'terminate', computeId, arg: mode, requestId });
     if (this.fail) throw this.fail;
     return { lsn: '0/15D3A28', already_terminated: this.terminated };
+  }
+  async refreshConfiguration(computeId: string) {
+    this.calls.push({ op: 'refreshConfiguration', computeId });
+    return true;
+  }
+  promoteAnswer: PromoteState = { status: 'completed' };
+  async promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState> {
+    this.calls.push({ op: 'promote', computeId, arg: { spec, walFlushLsn }, requestId });
+    if (this.fail) throw this.fail;
+    return this.promoteAnswer;
   }
 }
 
@@ -154,12 +164,44 @@ describe('external API contract (app.inject, fake client)', () => {
     assert.equal(wrong.body, '');
   });
 
+  test('POST /promote: the spec parsed as a Primary, 200 completed or 500 failed with the reason, 400 for a bad body', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    const ok = await app.inject({ method: 'POST', url: '/promote', payload: { spec: { ...REQUEST.spec, mode: 'Replica' }, wal_flush_lsn: '0/16b37f0' } });
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual(ok.json(), { status: 'completed' });
+    const call = computes.calls.at(-1)!;
+    assert.equal(call.op, 'promote');
+    const arg = call.arg as { spec: ParsedSpec; walFlushLsn: string };
+    assert.deepEqual(arg.spec.mode, { type: 'primary' });
+    assert.equal(arg.walFlushLsn, '0/16B37F0');
+    computes.promoteAnswer = { status: 'failed', error: 'primary is not replica' };
+    const failed = await app.inject({ method: 'POST', url: '/promote', payload: { spec: REQUEST.spec, wal_flush_lsn: '0/1' } });
+    assert.equal(failed.statusCode, 500);
+    assert.deepEqual(failed.json(), { status: 'failed', error: 'primary is not replica' });
+    const before = computes.calls.length;
+    for (const [payload, error] of [
+      [{ spec: REQUEST.spec }, /^wal_flush_lsn: missing field$/],
+      [{ spec: REQUEST.spec, wal_flush_lsn: '16B37F0' }, /^wal_flush_lsn: /],
+      [{ wal_flush_lsn: '0/1' }, /^spec: missing field$/],
+      [{ spec: { ...REQUEST.spec, cluster: 7 }, wal_flush_lsn: '0/1' }, /^spec\.cluster: /],
+    ] as const) {
+      const res = await app.inject({ method: 'POST', url: '/promote', payload });
+      assert.equal(res.statusCode, 400, JSON.stringify(payload));
+      assert.match(res.json().error, error);
+    }
+    assert.equal(computes.calls.length, before, 'nothing reached the compute');
+    computes.fail = new ComputeError('invalid_status', 'invalid compute status: empty');
+    const notRunning = await app.inject({ method: 'POST', url: '/promote', payload: { spec: REQUEST.spec, wal_flush_lsn: '0/1' } });
+    assert.equal(notRunning.statusCode, 412);
+  });
+
   test('GET /openapi.json describes every route, and live answers match it', async () => {
     const computes = new FakeComputes();
     const { app } = await server(computes);
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/status', '/terminate']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/promote', '/status', '/terminate']);
     const ajv = new Ajv({ strict: false });
     const answers: [string, string, unknown?][] = [
       ['GET', '/status'],
@@ -173,6 +215,8 @@ describe('external API contract (app.inject, fake client)', () => {
       ['GET', '/insights'],
       ['GET', '/database_schema?database=app'],
       ['GET', '/database_schema'],
+      ['POST', '/promote', { spec: REQUEST.spec, wal_flush_lsn: '0/16B37F0' }],
+      ['POST', '/promote', { spec: REQUEST.spec, wal_flush_lsn: 'yesterday' }],
     ];
     const seen = new Set<string>();
     for (const [method, url, payload] of answers) {
@@ -211,5 +255,81 @@ describe('external API contract (app.inject, fake client)', () => {
     const res = await app.inject({ method: 'GET', url: '/dbs_and_roles' });
     assert.equal(res.statusCode, 500);
     assert.match(res.json().error, /^failed to read databases and roles: /);
+  });
+});
+
+describe('hostile requests (decided before anything reaches Temporal)', () => {
+  /** JSON text nested `levels` deep (as text: JSON.stringify itself cannot go that deep). */
+  const deep = (levels: number, leaf: string) => `${'{"x":'.repeat(levels)}${leaf}${'}'.repeat(levels)}`;
+  const specWith = (field: string, json: string) => JSON.stringify(withSpec({ [field]: '@@' })).replace('"@@"', json);
+  const withSpec = (patch: Record<string, unknown>) => ({ ...REQUEST, spec: { ...REQUEST.spec, ...patch } });
+
+  test('nesting 10,000 levels deep: 400, whether in a known or an unknown field', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    for (const payload of [specWith('cluster', deep(10_000, '1')), specWith('unknown_field', deep(10_000, '1')), deep(10_000, '"x"'), `${'['.repeat(10_000)}${']'.repeat(10_000)}`]) {
+      const res = await app.inject({ method: 'POST', url: '/configure', headers: { 'content-type': 'application/json' }, payload });
+      assert.equal(res.statusCode, 400);
+      assert.deepEqual(res.json(), { error: 'request body is nested deeper than 32 levels' });
+    }
+    // Brackets inside strings are text, not nesting.
+    const text = await app.inject({ method: 'POST', url: '/configure', payload: withSpec({ note: '['.repeat(100) }) });
+    assert.equal(text.statusCode, 200);
+    assert.deepEqual(computes.calls.filter((c) => c.op === 'configure').length, 1);
+  });
+
+  test('a body over 1 MiB: 413 naming the limit', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    const res = await app.inject({ method: 'POST', url: '/configure', payload: withSpec({ padding: 'x'.repeat(2 * 1024 * 1024) }) });
+    assert.equal(res.statusCode, 413);
+    assert.deepEqual(res.json(), { error: 'request body is larger than the limit of 1048576 bytes (1 MiB)' });
+    assert.deepEqual(computes.calls, []);
+  });
+
+  test('x-request-id: a usable one is the update id and is echoed; another is refused with 400', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    const ok = await app.inject({ method: 'POST', url: '/configure', headers: { 'x-request-id': 'cp-42:retry.1' }, payload: REQUEST });
+    assert.equal(ok.headers['x-request-id'], 'cp-42:retry.1');
+    assert.equal(computes.calls.at(-1)!.requestId, 'cp-42:retry.1');
+    for (const id of ['x'.repeat(4000), 'has space', 'ünïcode', '']) {
+      const res = await app.inject({ method: 'POST', url: '/configure', headers: { 'x-request-id': id }, payload: REQUEST });
+      assert.equal(res.statusCode, 400, JSON.stringify(id.slice(0, 20)));
+      assert.match(res.json().error, /^invalid x-request-id: /);
+      assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'answered with an id of ours');
+    }
+    assert.equal(computes.calls.length, 1);
+  });
+
+  test('ports out of range anywhere in the spec: 400 naming the field', async () => {
+    const computes = new FakeComputes();
+    const { app } = await server(computes);
+    const neon = (patch: Record<string, unknown>) =>
+      withSpec({
+        storage: undefined,
+        tenant_id: 'b0554b632bd4d547a63b86c3630317e8',
+        timeline_id: '2414a61ffc94e428f14b5758fe308e13',
+        safekeeper_connstrings: ['127.0.0.1:5454'],
+        pageserver_connection_info: { shard_count: 0, shards: { '0000': { pageservers: [{ id: 1, libpq_url: 'postgresql://no_user@127.0.0.1:6400', grpc_url: null }] } } },
+        ...patch,
+      });
+    const cases: [unknown, RegExp][] = [
+      [withSpec({ storage: { type: 'postgres', connstring: 'postgresql://u@h:99999999/db' } }), /^spec\.storage\.connstring: port "99999999" is not a port number \(1-65535\)$/],
+      [withSpec({ storage: { type: 'postgres', connstring: 'host=h port=-1 dbname=db' } }), /^spec\.storage\.connstring: port "-1"/],
+      [withSpec({ storage: { type: 'postgres', connstring: 'postgresql://u@h/db?port=0' } }), /^spec\.storage\.connstring: port "0"/],
+      [neon({ safekeeper_connstrings: ['127.0.0.1:5454', '127.0.0.1:70000'] }), /^spec\.safekeeper_connstrings\[1\]: port "70000"/],
+      [neon({ safekeeper_connstrings: ['nohostport'] }), /^spec\.safekeeper_connstrings\[0\]: "nohostport" is not host:port$/],
+      [neon({ pageserver_connection_info: { shard_count: 0, shards: { '0000': { pageservers: [{ id: 1, libpq_url: 'postgresql://no_user@h:65536', grpc_url: null }] } } } }), /^spec\.pageserver_connection_info\.shards\.0000\.pageservers\[0\]\.libpq_url: port "65536"/],
+      [withSpec({ cluster: { roles: [], databases: [], postgresql_conf: "listen_addresses='*'\nport=99999999\n" } }), /^spec\.cluster\.postgresql_conf: port "99999999"/],
+    ];
+    for (const [payload, error] of cases) {
+      const res = await app.inject({ method: 'POST', url: '/configure', payload: payload as object });
+      assert.equal(res.statusCode, 400, JSON.stringify(res.json()));
+      assert.match(res.json().error, error);
+    }
+    assert.deepEqual(computes.calls, []);
+    const fine = await app.inject({ method: 'POST', url: '/configure', payload: withSpec({ storage: { type: 'postgres', connstring: 'postgresql://u@[::1]:5432,h2:5433/db' }, cluster: { roles: [], databases: [], postgresql_conf: "port = '55432' # the compute\n" } }) });
+    assert.equal(fine.statusCode, 200, fine.body);
   });
 });

@@ -35,6 +35,7 @@ const ROUTES = [
   { method: 'POST', url: '/check_writability' },
   { method: 'GET', url: '/insights' },
   { method: 'GET', url: '/database_schema?database=app' },
+  { method: 'POST', url: '/promote', payload: { spec: REQUEST.spec, wal_flush_lsn: '0/16B37F0' } },
 ] as const;
 
 class RecordingComputes implements ComputeOperations {
@@ -50,6 +51,14 @@ class RecordingComputes implements ComputeOperations {
   async terminate() {
     this.calls.push('terminate');
     return { lsn: '0/1', already_terminated: false };
+  }
+  async refreshConfiguration() {
+    this.calls.push('refreshConfiguration');
+    return true;
+  }
+  async promote() {
+    this.calls.push('promote');
+    return { status: 'completed' as const };
   }
 }
 

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildInternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
-import { emptyMetrics, type ComputeStatus, type StatusView } from '../../src/compute/status';
+import { ComputeError } from '../../src/compute/failures';
+import { emptyMetrics, REFRESH_ALLOWED, refreshRefusedMessage, type ComputeStatus, type StatusView } from '../../src/compute/status';
 
-function computesIn(status: ComputeStatus): ComputeOperations {
+function computesIn(status: ComputeStatus, refreshes: ComputeStatus[] = []): ComputeOperations {
   const view: StatusView = {
     start_time: '2026-11-22T00:00:00.000Z', tenant: null, timeline: null, status, last_active: null, error: null,
     compute_id: 'c1', mode: 'primary', startup_metrics: emptyMetrics(), terminate_lsn: null, pending_restart: [], lsn_lease: null,
@@ -14,11 +15,18 @@ function computesIn(status: ComputeStatus): ComputeOperations {
     status: async () => view,
     configure: async () => assert.fail('not called'),
     terminate: async () => assert.fail('not called'),
+    promote: async () => assert.fail('not called'),
+    // As the lifecycle's update validator answers (REFRESH_ALLOWED).
+    refreshConfiguration: async () => {
+      refreshes.push(status);
+      if (!REFRESH_ALLOWED.includes(status)) throw new ComputeError('invalid_status', refreshRefusedMessage(status));
+      return status !== 'init';
+    },
   };
 }
 
-const server = (status: ComputeStatus) =>
-  buildInternalServer({ computes: computesIn(status), computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', logLevel: 'silent' });
+const server = (status: ComputeStatus, onRefreshRequested?: () => void, refreshes?: ComputeStatus[]) =>
+  buildInternalServer({ computes: computesIn(status, refreshes), computeId: 'c1', connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres', logLevel: 'silent', onRefreshRequested });
 
 const GRANT = { database: 'db', schema: 'public', role: 'app', privileges: ['USAGE', 'CREATE'] };
 const EXTENSION = { extension: 'hstore', database: 'db', version: '1.8' };
@@ -57,5 +65,22 @@ describe('internal API contract (app.inject, fake client)', () => {
     const res = await (await server('running')).inject({ method: 'POST', url: '/extension_server/postgis.tar.zst?is_library=true' });
     assert.equal(res.statusCode, 412);
     assert.deepEqual(res.json(), { error: 'remote storage is not configured' });
+  });
+
+  test('POST /refresh_configuration: 200 empty while it may refresh (a no-op in init), else 500 with Neon\'s text; each one counted', async () => {
+    for (const status of ['running', 'failed', 'refresh_configuration_pending', 'init'] as const) {
+      let counted = 0;
+      const res = await (await server(status, () => counted++)).inject({ method: 'POST', url: '/refresh_configuration' });
+      assert.equal(res.statusCode, 200, status);
+      assert.equal(res.body, '');
+      assert.equal(counted, 1);
+    }
+    for (const [status, name] of [['empty', 'Empty'], ['configuration', 'Configuration'], ['termination_pending_fast', 'TerminationPendingFast'], ['terminated', 'Terminated']] as const) {
+      let counted = 0;
+      const res = await (await server(status, () => counted++)).inject({ method: 'POST', url: '/refresh_configuration' });
+      assert.equal(res.statusCode, 500, status);
+      assert.deepEqual(res.json(), { error: `Cannot refresh compute configuration in state ${name}` });
+      assert.equal(counted, 1);
+    }
   });
 });

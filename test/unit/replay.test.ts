@@ -14,7 +14,7 @@ const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort
 
 test('recorded histories exist for every workflow type', () => {
   const types = new Set(files.map((f) => f.split('.')[1]));
-  for (const t of ['lifecycle', 'startup', 'reconfigure', 'termination', 'lease']) assert.ok(types.has(t), `no recorded ${t} history`);
+  for (const t of ['lifecycle', 'startup', 'reconfigure', 'termination', 'lease', 'promotion']) assert.ok(types.has(t), `no recorded ${t} history`);
 });
 
 test('the workflow code replays every recorded history', { timeout: 120_000 }, async () => {

@@ -4,9 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
 import { TERMINATE_MODES, type TerminateMode } from '../../compute/status';
-import { parseConfigurationRequest, SpecError } from '../../compute-spec/parse';
+import { parseConfigurationRequest, parsePromoteRequest, SpecError } from '../../compute-spec/parse';
 import { RequestError } from '../common';
-import { errors, StartupMetricsSchema, StatusViewSchema, TerminateResponseSchema } from '../schemas';
+import { errors, PromoteCompletedSchema, PromoteFailedSchema, StartupMetricsSchema, StatusViewSchema, TerminateResponseSchema } from '../schemas';
 
 const TerminateQuery = Type.Object({
   mode: Type.Optional(Type.Unsafe<TerminateMode>({ type: 'string', enum: [...TERMINATE_MODES] })),
@@ -34,6 +34,19 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
       throw err;
     }
     return computes.configure(computeId, spec, request.id);
+  });
+
+  // §6.3: a Replica becomes a Primary. Concurrent calls share one promotion and get its answer.
+  app.post('/promote', { schema: { response: { 200: PromoteCompletedSchema, 500: PromoteFailedSchema, ...errors(400, 404, 412, 503, 504) } } }, async (request, reply) => {
+    let promote;
+    try {
+      promote = parsePromoteRequest(request.body);
+    } catch (err) {
+      if (err instanceof SpecError) return reply.code(400).send({ error: err.message });
+      throw err;
+    }
+    const state = await computes.promote(computeId, promote.spec, promote.walFlushLsn, request.id);
+    return reply.code(state.status === 'completed' ? 200 : 500).send(state);
   });
 
   app.post<{ Querystring: Static<typeof TerminateQuery> }>(

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
 import { grantSchemaPrivileges, installExtension, SCHEMA_PRIVILEGES } from '../../postgres/local-requests';
+import { ComputeError } from '../../compute/failures';
 import { RequestError, requireRunning } from '../common';
 import { errors } from '../schemas';
 
@@ -11,6 +12,8 @@ export interface InternalRoutesOptions {
   computes: ComputeOperations;
   computeId: string;
   connstr: string;
+  /** Each POST /refresh_configuration (pg_cctl_pagestream_request_errors_total). */
+  onRefreshRequested?: () => void;
 }
 
 const ExtensionRequest = Type.Object({ extension: Type.String({ minLength: 1 }), database: Type.String({ minLength: 1 }), version: Type.String({ minLength: 1 }) });
@@ -55,6 +58,19 @@ export async function internalRoutes(app: FastifyInstance, opts: InternalRoutesO
       return reply.code(201).send(request.body);
     },
   );
+
+  // §10: the neon extension's nudge after a failed pageserver connection. Answered once recorded;
+  // the refresh itself runs in the lifecycle workflow. Neon answers 500 in a state that refuses it.
+  app.post('/refresh_configuration', { schema: { response: { 200: Type.Null(), ...errors(500, 503, 504) } } }, async (_request, reply) => {
+    opts.onRefreshRequested?.();
+    try {
+      await computes.refreshConfiguration(computeId);
+    } catch (err) {
+      if (err instanceof ComputeError && err.kind === 'invalid_status') return reply.code(500).send({ error: err.message });
+      throw err;
+    }
+    return reply.code(200).send();
+  });
 
   // Remote extensions are not built: Neon's answer when compute_ctl runs without remote storage.
   app.post('/extension_server/*', { schema: { response: errors(412) } }, async (_request, reply) =>

@@ -1,0 +1,107 @@
+// Secrets never leak: everything a run shows — the worker's log (with Postgres' log lines), every
+// HTTP answer, the Temporal history as a client without the payload key reads it — across a start
+// with SCRAM and md5 passwords, a storage token and a password in the storage connstring, a failed
+// start and terminations, holds none of them.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { freePort } from '../../src/dev/ports';
+import { keylessView } from '../support/history-text';
+import { scramVerifier } from '../support/scram';
+import { configurationRequest, postJson, until } from '../support/stack';
+import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
+
+const SCRAM_PASSWORD = 'scram-pw-7c1d9e';
+const MD5_PASSWORD = 'md5-pw-52b0aa';
+const TOKEN = 'storage-token-e41f20c9b7';
+const CONN_PASSWORD = 'conn-pw-9a8b7c';
+
+describe('secrets never leak', () => {
+  const t = useWorkerProcesses();
+  const answers: string[] = [];
+  const env = { COMPUTE_CTL_PAYLOAD_KEY: randomBytes(32).toString('base64') };
+
+  /** A request whose answer is kept for the search: body and headers. */
+  async function call(w: WorkerProcess, path: string, init?: RequestInit): Promise<Response> {
+    const res = await w.api(path, init);
+    const body = await res.clone().text();
+    answers.push(`${path} ${res.status} ${JSON.stringify([...res.headers])} ${body}`);
+    return res;
+  }
+
+  test('a start, every route, a failed start and terminations: no secret anywhere', async () => {
+    const scram = scramVerifier(SCRAM_PASSWORD);
+    const md5 = `md5${createHash('md5').update(`${MD5_PASSWORD}bob`).digest('hex')}`;
+    const stack = t.stack;
+    const upstream = new URL(stack.upstream.connstring);
+    const storageWithPassword = (port: string) => `postgresql://${upstream.username}:${CONN_PASSWORD}@${upstream.hostname}:${port}${upstream.pathname}`;
+    const secrets = [SCRAM_PASSWORD, MD5_PASSWORD, scram, md5, md5.slice(3), TOKEN, CONN_PASSWORD];
+
+    const request = (slot: ComputeSlot, upstreamPort: string) =>
+      configurationRequest(
+        stack,
+        slot.pgPort,
+        {
+          roles: [
+            { name: 'alice', encrypted_password: scram, options: null },
+            { name: 'bob', encrypted_password: md5, options: null },
+          ],
+          databases: [{ name: 'alicedb', owner: 'alice', options: null }],
+        },
+        { storage_auth_token: TOKEN, storage: { type: 'postgres', connstring: storageWithPassword(upstreamPort) } },
+      );
+
+    // A compute that starts (the upstream trusts local connections: the password rides along unused).
+    const ok = await t.slot(`secrets-ok-${process.pid}`);
+    const w = t.spawn(ok, { env });
+    await until('/status', async () => ((await w.api('/status')).ok ? true : undefined));
+    const configured = await call(w, '/configure', postJson(request(ok, upstream.port)));
+    assert.equal(configured.status, 200);
+    for (const path of ['/status', '/metrics', '/metrics.json', '/dbs_and_roles', '/insights', '/database_schema?database=alicedb', '/openapi.json']) {
+      await call(w, path);
+    }
+    await call(w, '/check_writability', { method: 'POST' });
+    // A reconfiguration refused for its body, and one that applies.
+    await call(w, '/configure', postJson({ ...request(ok, upstream.port), spec: { ...request(ok, upstream.port).spec, cluster: 'nope' } }));
+    await call(w, '/configure', postJson(request(ok, upstream.port)));
+
+    // A compute whose start fails: its upstream (with the password in the connstring) is not there.
+    const bad = await t.slot(`secrets-bad-${process.pid}`);
+    const wb = t.spawn(bad, { env });
+    await until('/status', async () => ((await wb.api('/status')).ok ? true : undefined));
+    const failed = await call(wb, '/configure', postJson(request(bad, String(await freePort()))));
+    assert.equal(failed.status, 500);
+    await call(wb, '/status');
+
+    assert.equal((await call(w, '/terminate', { method: 'POST' })).status, 200);
+    assert.equal((await call(wb, '/terminate', { method: 'POST' })).status, 200);
+    await call(w, '/status');
+
+    const connection = await Connection.connect({ address: stack.temporal.address });
+    let history: Awaited<ReturnType<typeof keylessView>>;
+    try {
+      // Listed raw: a keyless client cannot even decode the memos a listing carries.
+      const ids: string[] = [];
+      for (const slot of [ok, bad]) {
+        const listed = await connection.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowId STARTS_WITH 'compute-${slot.computeId}'` });
+        for (const e of listed.executions ?? []) ids.push(e.execution!.workflowId!);
+      }
+      assert.ok(ids.length >= 6, `the lifecycles and their children (${ids.join(', ')})`);
+      history = await keylessView(new TemporalClient({ connection }), ids);
+    } finally {
+      await connection.close();
+    }
+    // Every payload is ciphertext to a keyless client.
+    const plain = history.payloads.filter((p) => p.encoding !== 'binary/encrypted');
+    assert.deepEqual(plain.map((p) => `${p.at}: ${p.encoding}`), []);
+    assert.ok(history.payloads.length > 20, `payloads found (${history.payloads.length})`);
+
+    const everything = { log: w.log() + wb.log(), answers: answers.join('\n'), history: history.text };
+    assert.ok(everything.log.includes('PG:'), "Postgres' own log lines are part of it");
+    assert.ok(everything.answers.includes('alicedb') && everything.history.includes('StartupFailed'), 'the search covers real content');
+    for (const [where, text] of Object.entries(everything)) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `${where} holds ${secret.slice(0, 12)}…`);
+    }
+  });
+});
