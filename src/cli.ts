@@ -125,9 +125,24 @@ export function buildProgram(): Command {
       .option('--spec <file>', 'spec to start with (ConfigurationRequest, ComputeConfig or ComputeSpec JSON)'),
   ).action(async (opts) => {
     const spec = opts.spec ? await readSpecFile(opts.spec) : null;
+    const { ensureSearchAttributes } = await import('./client/search-attributes');
     await controlPlane(opts, async (computes) => {
-      await computes.ensureStarted(opts.computeId, { spec });
+      const { registered } = await ensureSearchAttributes(computes.client.connection, opts.temporalNamespace);
+      await computes.ensureStarted(opts.computeId, { spec, searchAttributes: registered });
       return computes.status(opts.computeId);
+    });
+  });
+
+  temporalOptions(
+    program
+      .command('setup-namespace')
+      .description('register the search attributes computes carry (ComputeId, TenantId, TimelineId, ComputeStatus, ComputeMode) in the namespace'),
+  ).action(async (opts) => {
+    const { ensureSearchAttributes } = await import('./client/search-attributes');
+    await controlPlane(opts, async (computes) => {
+      const report = await ensureSearchAttributes(computes.client.connection, opts.temporalNamespace);
+      if (!report.registered) throw new Error(report.problem ?? 'the search attributes are not registered');
+      return { namespace: opts.temporalNamespace, added: report.added };
     });
   });
 

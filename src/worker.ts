@@ -330,16 +330,21 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const endWatch = watchForEnd(computes, o.computeId, isStopped, new Promise((resolve) => (lifecycleStarted = resolve)), cache);
   wakeEndWatch = endWatch.wake;
   const ready = (async () => {
+    let searchable: boolean | null = null;
     const started = await untilDone(
       `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
-      () =>
-        computes.ensureStarted(o.computeId, {
+      async () => {
+        searchable ??= await searchAttributesChecked(connection, o.temporalNamespace);
+        await computes.ensureStarted(o.computeId, {
           spec: config?.spec ?? null,
           processStartTime,
           basebackupRetries: o.basebackupRetries,
           leaseRoundsPerRun: o.leaseRoundsPerRun,
           historyThreshold: o.historyThreshold,
-        }).then(() => true),
+          searchAttributes: searchable,
+        });
+        return true;
+      },
       isStopped,
       (reason) => cache.temporalUnreachable(reason),
     );
@@ -383,6 +388,15 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   };
 
   return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: endWatch.finished, ready, shutdown };
+}
+
+/** The compute search attributes registered (added when missing); a refusal is logged, not fatal. */
+async function searchAttributesChecked(connection: Connection, namespace: string): Promise<boolean> {
+  const { ensureSearchAttributes } = await import('./client/search-attributes');
+  const report = await ensureSearchAttributes(connection, namespace);
+  if (report.added.length > 0) console.error(`compute-ctl: registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
+  if (report.problem) console.error(`compute-ctl: ${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
+  return report.registered;
 }
 
 /**

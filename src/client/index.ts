@@ -15,6 +15,7 @@ import { ComputeError, FAILURE } from '../compute/failures';
 import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
 import { configureUpdate, promoteUpdate, refreshConfigurationUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
 import { newLifecycleState, statusView } from '../compute/lifecycle-state';
+import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { invalidStatusMessage, refreshRefusedMessage, type ComputeStatus, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
@@ -60,6 +61,14 @@ function updateError(err: unknown): ComputeError {
   return new ComputeError('unavailable', `Temporal call failed: ${(err as Error).message}`);
 }
 
+/** What the Temporal UI shows under a lifecycle workflow's summary. */
+const LIFECYCLE_DETAILS = [
+  'The lifecycle of one compute: it lives as long as the compute and carries out its requests one at a time.',
+  '- `/configure` → a `computeStartup` child (first start) or a `computeReconfigure` child',
+  '- `/terminate` → a `computeTermination` child; `/promote` → `computePromotion`',
+  '- the `status` query and the memo answer what `/status` says; ComputeStatus is searchable',
+].join('\n');
+
 export class ComputeClient implements ComputeOperations {
   constructor(
     readonly client: Client,
@@ -77,9 +86,18 @@ export class ComputeClient implements ComputeOperations {
   /** Starts the compute's lifecycle workflow, or attaches to the running one. */
   async ensureStarted(
     computeId: string,
-    opts: { spec?: ParsedSpec | null; processStartTime?: string; basebackupRetries?: number; leaseRoundsPerRun?: number; historyThreshold?: number } = {},
+    opts: {
+      spec?: ParsedSpec | null;
+      processStartTime?: string;
+      basebackupRetries?: number;
+      leaseRoundsPerRun?: number;
+      historyThreshold?: number;
+      /** The namespace has the compute search attributes (ensureSearchAttributes). */
+      searchAttributes?: boolean;
+    } = {},
   ): Promise<void> {
     const processStartTime = opts.processStartTime ?? new Date().toISOString();
+    const initial = newLifecycleState(computeId, processStartTime);
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
         workflowId: lifecycleWorkflowId(computeId),
@@ -92,12 +110,17 @@ export class ComputeClient implements ComputeOperations {
             basebackupRetries: opts.basebackupRetries,
             leaseRoundsPerRun: opts.leaseRoundsPerRun,
             historyThreshold: opts.historyThreshold,
+            searchAttributes: opts.searchAttributes,
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         // /status answers from the memo before a worker has run the workflow's first task.
-        memo: { status: statusView(newLifecycleState(computeId, processStartTime)) },
+        memo: { status: statusView(initial) },
+        ...(opts.searchAttributes
+          ? { typedSearchAttributes: [...computeSearchAttributes(computeId, opts.spec ?? null), { key: COMPUTE_STATUS, value: initial.status }] }
+          : {}),
         staticSummary: `compute ${computeId}`,
+        staticDetails: LIFECYCLE_DETAILS,
       }),
     );
   }

@@ -9,8 +9,14 @@ export const FAILURE = {
   invalidStatus: 'InvalidComputeStatus',
   /** The configure update: the start or reconfiguration failed (HTTP 500). */
   configurationFailed: 'ConfigurationFailed',
-  /** computeStartup: a step failed; the full type is `StartupFailed.<step>` (startupFailureType). */
-  startupFailed: 'StartupFailed',
+  /** computeStartup, prepare_pgdata: the data directory could not be made ready (disk, permissions). */
+  pgdataPrepareFailed: 'PgdataPrepareFailed',
+  /** computeStartup on the postgres backend: the upstream's current LSN could not be read (§4.4). */
+  startLsnFailed: 'StartLsnFailed',
+  /** computeStartup on the neon backend: sync-safekeepers did not agree on a start LSN (§4.4). */
+  syncSafekeepersFailed: 'SyncSafekeepersFailed',
+  /** computeStartup, finalize_pgdata: postgresql.conf and the other files could not be written (§4.6). */
+  configWriteFailed: 'ConfigWriteFailed',
   /** computeReconfigure: reloading or applying the spec failed. */
   reconfigureFailed: 'ReconfigureFailed',
   /** Postgres exited or timed out while starting (not retried: the same PGDATA would fail again). */
@@ -35,8 +41,28 @@ export const FAILURE = {
 
 export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];
 
-export function startupFailureType(step: string): string {
-  return `${FAILURE.startupFailed}.${step}`;
+/**
+ * The type of a failed computeStartup, by its step (startup-steps.ts) and the storage backend: what
+ * an operator filters on in the Temporal UI. Each step's own activity failures keep their types in
+ * the cause.
+ */
+export function startupFailureType(step: string, backend: 'neon' | 'postgres'): FailureType {
+  switch (step) {
+    case 'prepare_pgdata':
+      return FAILURE.pgdataPrepareFailed;
+    case 'sync_safekeepers':
+      return backend === 'neon' ? FAILURE.syncSafekeepersFailed : FAILURE.startLsnFailed;
+    case 'basebackup':
+      return FAILURE.basebackupFailed;
+    case 'finalize_pgdata':
+      return FAILURE.configWriteFailed;
+    case 'start_postgres':
+      return FAILURE.postgresStartFailed;
+    case 'apply_config':
+      return FAILURE.catalogFailed;
+    default:
+      throw new Error(`no failure type for the startup step ${step}`);
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_KEYS } from '../compute/search-attributes';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -20,6 +21,8 @@ export interface TemporalServerOptions {
   /** SQLite file; in memory when absent. */
   dbFilename?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** The UI decodes payloads through this codec server (`compute-ctl codec-server`). */
+  uiCodecEndpoint?: string;
 }
 
 export interface TemporalServer {
@@ -33,6 +36,9 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--log-level', o.logLevel ?? 'error'];
   args.push(...(o.uiPort ? ['--ui-port', String(o.uiPort)] : ['--headless']));
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
+  if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
+  // Registered at start, so that the first compute's workflows carry them (no wait for the namespace).
+  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=Keyword`);
   // Eager activity dispatch: an activity scheduled by a workflow task goes straight back to the
   // worker that completed it (each compute's worker polls its own task queue), saving a round trip.
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');

@@ -21,6 +21,7 @@ import {
   type TerminateMode,
   type TerminateResult,
 } from '../compute/status';
+import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { postgresExitMessage } from '../compute/texts';
 import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spec/parse';
 import { acts } from './activity-proxies';
@@ -49,6 +50,12 @@ export interface LifecycleInput {
   historyThreshold?: number;
   /** The state carried through continue-as-new. */
   state?: LifecycleState;
+  /**
+   * The namespace has the compute search attributes registered (the worker checked at boot): the
+   * lifecycle keeps ComputeStatus and the ids current and gives its children the ids. Without
+   * them, setting one would fail every workflow task.
+   */
+  searchAttributes?: boolean;
 }
 
 export interface LifecycleResult {
@@ -135,7 +142,25 @@ export class ComputeLifecycle {
    */
   private publish(): void {
     wf.upsertMemo({ status: this.view() });
+    this.upsertSearchAttributes();
     this.tellWorker();
+  }
+
+  /** Only what changed: each upsert is an event in the history. */
+  private upsertSearchAttributes(): void {
+    if (!this.input.searchAttributes) return;
+    const wanted = [...computeSearchAttributes(this.state.computeId, this.state.spec), { key: COMPUTE_STATUS, value: this.state.status }];
+    const current = wf.workflowInfo().typedSearchAttributes;
+    const changed = wanted.filter((p) => current.get(p.key) !== p.value);
+    if (changed.length > 0) wf.upsertSearchAttributes(changed);
+  }
+
+  /** What each child workflow carries: the compute's ids, and a line saying what it is for the UI. */
+  private childOptions(summary: string, spec: ParsedSpec | null = this.state.spec): { typedSearchAttributes?: ReturnType<typeof computeSearchAttributes>; staticSummary: string } {
+    return {
+      ...(this.input.searchAttributes ? { typedSearchAttributes: computeSearchAttributes(this.state.computeId, spec) } : {}),
+      staticSummary: `${summary} of compute ${this.state.computeId}`,
+    };
   }
 
   private tellWorker(): void {
@@ -268,6 +293,7 @@ export class ComputeLifecycle {
       const result = await wf.executeChild(computeTermination, {
         workflowId: `${this.workflowId}-termination`,
         args: [{ mode: this.terminateMode ?? 'fast', spec: hadPostgres ? this.state.spec : null }],
+        ...this.childOptions(`${this.terminateMode ?? 'fast'} termination`),
       });
       this.state.terminateLsn = result.lsn;
     } catch (err) {
@@ -299,6 +325,7 @@ export class ComputeLifecycle {
       const result = await wf.executeChild(computeStartup, {
         workflowId: `${this.workflowId}-startup-${attempt}`,
         args: [{ spec, basebackupRetries: this.input.basebackupRetries }],
+        ...this.childOptions(`start ${attempt} (${spec.mode.type}, ${spec.storage.type} storage)`, spec),
       });
       state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
       state.postgresRunning = true;
@@ -314,6 +341,7 @@ export class ComputeLifecycle {
         await wf.startChild(lsnLease, {
           workflowId: this.leaseWorkflowId(),
           args: [{ spec, parentId: this.workflowId, roundsPerRun: this.input.leaseRoundsPerRun }],
+          ...this.childOptions('the LSN lease', spec),
           parentClosePolicy: wf.ParentClosePolicy.ABANDON,
         });
         state.leaseStarted = true;
@@ -345,7 +373,11 @@ export class ComputeLifecycle {
     const { state } = this;
     const attempt = ++state.reconfigureAttempts;
     try {
-      const result = await wf.executeChild(computeReconfigure, { workflowId: `${this.workflowId}-reconfigure-${attempt}`, args: [{ spec }] });
+      const result = await wf.executeChild(computeReconfigure, {
+        workflowId: `${this.workflowId}-reconfigure-${attempt}`,
+        args: [{ spec }],
+        ...this.childOptions(`reconfiguration ${attempt}`, spec),
+      });
       state.pendingRestart = result.pendingRestart;
       state.error = null;
       return null;
@@ -409,6 +441,7 @@ export class ComputeLifecycle {
       await wf.executeChild(computePromotion, {
         workflowId: `${this.workflowId}-promotion-${attempt}`,
         args: [{ walFlushLsn: promotion.walFlushLsn, safekeepers: target.storage.type === 'neon' ? target.storage.safekeepers : null }],
+        ...this.childOptions(`promotion ${attempt} of the replica to primary`),
       });
     } catch (err) {
       promotion.result = { status: 'failed', error: errorChain(err) };

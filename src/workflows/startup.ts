@@ -32,7 +32,7 @@ export async function computeStartup(input: StartupInput): Promise<StartupResult
     if (err instanceof StepError) {
       throw ApplicationFailure.create({
         message: errorChain(err),
-        type: startupFailureType(err.step),
+        type: startupFailureType(err.step, input.spec.storage.type),
         nonRetryable: true,
       });
     }

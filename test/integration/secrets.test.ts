@@ -99,7 +99,7 @@ describe('secrets never leak', () => {
 
     const everything = { log: w.log() + wb.log(), answers: answers.join('\n'), history: history.text };
     assert.ok(everything.log.includes('PG:'), "Postgres' own log lines are part of it");
-    assert.ok(everything.answers.includes('alicedb') && everything.history.includes('StartupFailed'), 'the search covers real content');
+    assert.ok(everything.answers.includes('alicedb') && everything.history.includes('StartLsnFailed'), 'the search covers real content');
     for (const [where, text] of Object.entries(everything)) {
       for (const secret of secrets) assert.ok(!text.includes(secret), `${where} holds ${secret.slice(0, 12)}…`);
     }

@@ -142,7 +142,76 @@ describe('lifecycle workflow (fake activities)', () => {
     });
   });
 
-  test('a step that fails for good is tried once: StartupFailed.<step>, the error chain in /status, Postgres stopped', async () => {
+  test('a startup that fails is typed by its step and backend, as the Temporal UI lists it', async () => {
+    const neonSpec = parseComputeSpec({
+      format_version: 1,
+      suspend_timeout_seconds: -1,
+      tenant_id: 'b0554b632bd4d547a63b86c3630317e8',
+      timeline_id: '2414a61ffc94e428f14b5758fe308e13',
+      pageserver_connstring: 'postgresql://no@127.0.0.1:1',
+      safekeeper_connstrings: ['127.0.0.1:2'],
+      cluster: { roles: [], databases: [] },
+    });
+    const cases = [
+      { step: 'preparePgdata', parsed: spec(), type: 'PgdataPrepareFailed' },
+      { step: 'determineStartLsn', parsed: spec(), type: 'StartLsnFailed' },
+      { step: 'determineStartLsn', parsed: neonSpec, type: 'SyncSafekeepersFailed' },
+      { step: 'fetchBasebackup', parsed: spec(), type: 'BasebackupFailed' },
+      { step: 'finalizePgdata', parsed: spec(), type: 'ConfigWriteFailed' },
+      { step: 'startPostgres', parsed: spec(), type: 'PostgresStartFailed' },
+      { step: 'applyCatalog', parsed: spec(), type: 'CatalogFailed' },
+    ] as const;
+    for (const c of cases) {
+      const fake = fakeCompute({
+        [c.step]: async () => {
+          throw ComputeFailure.permanent(FAILURE.catalogFailed, `${c.step} broke`);
+        },
+      });
+      await withCompute(env, fake, async (id) => {
+        await rejection(env.computes.configure(id, c.parsed));
+        const failure = await env.client.workflow.getHandle(`compute-${id}-startup-1`).result().then(
+          () => assert.fail('the startup succeeded'),
+          (err: { cause?: { type?: string } }) => err.cause,
+        );
+        assert.equal(failure?.type, c.type, `${c.step} on ${c.parsed.storage.type}`);
+      });
+    }
+  });
+
+  test('search attributes: computes are found by id, status and mode; each child says what it is', async () => {
+    const list = async (query: string) => {
+      const ids: string[] = [];
+      for await (const w of env.client.workflow.list({ query })) ids.push(w.workflowId);
+      return ids.sort();
+    };
+    const fine = newComputeId('wf');
+    const broken = newComputeId('wf');
+    await withWorker(env, fine, fakeCompute().activities, async () => {
+      await env.computes.ensureStarted(fine, { searchAttributes: true });
+      await env.computes.configure(fine, spec(['alice']));
+      const lifecycle = `compute-${fine}`;
+      await until('listed as running', async () =>
+        (await list(`ComputeId = "${fine}" AND ComputeStatus = "running" AND ComputeMode = "primary"`)).includes(lifecycle) ? true : undefined,
+      );
+      await until('the children carry the id', async () => ((await list(`ComputeId = "${fine}"`)).includes(`${lifecycle}-startup-1`) ? true : undefined));
+      const startup = await env.client.workflow.getHandle(`${lifecycle}-startup-1`).describe();
+      assert.equal(await startup.staticSummary(), `start 1 (primary, postgres storage) of compute ${fine}`);
+      assert.equal(await (await env.computes.handle(fine).describe()).staticSummary(), `compute ${fine}`);
+    });
+    const fake = fakeCompute({
+      startPostgres: async () => {
+        throw ComputeFailure.permanent(FAILURE.postgresStartFailed, 'no');
+      },
+    });
+    await withWorker(env, broken, fake.activities, async () => {
+      await env.computes.ensureStarted(broken, { searchAttributes: true });
+      await rejection(env.computes.configure(broken, spec()));
+      await until('listed as failed', async () => ((await list(`ComputeStatus = "failed" AND ComputeId = "${broken}"`)).length === 1 ? true : undefined));
+    });
+    assert.deepEqual(await list(`ComputeStatus = "failed" AND ComputeId = "${fine}"`), []);
+  });
+
+  test('a step that fails for good is tried once: the error chain in /status, Postgres stopped', async () => {
     let attempts = 0;
     const fake = fakeCompute({
       startPostgres: async () => {
