@@ -164,19 +164,26 @@ export class StatusCache implements ComputeOperations {
 
   async status(computeId: string): Promise<StatusView> {
     if (computeId !== this.computeId) return (await this.client()).status(computeId);
+    return this.withObservations(this.view);
+  }
+
+  /** A view of the workflow's with what this process observes itself: last_active, staleness, replication. */
+  private withObservations(view: StatusView): StatusView {
     const lastActive = this.lastActive();
-    const replica = this.view.mode === 'replica' && this.view.status === 'running' && this.replication;
-    if (!lastActive && !this.staleMark && !replica) return this.view;
+    const replica = view.mode === 'replica' && view.status === 'running' && this.replication;
+    if (!lastActive && !this.staleMark && !replica) return view;
     return {
-      ...this.view,
+      ...view,
       ...(lastActive ? { last_active: lastActive } : {}),
       ...(this.staleMark ? { stale: { ...this.staleMark } } : {}),
       ...(replica ? { replication: this.replication!() } : {}),
     };
   }
 
+  /** Answers as /status would right after: the same observations on the workflow's view. */
   async configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView> {
-    return (await this.client()).configure(computeId, spec, requestId);
+    const view = await (await this.client()).configure(computeId, spec, requestId);
+    return computeId === this.computeId ? this.withObservations(view) : view;
   }
 
   async terminate(computeId: string, mode: TerminateMode, requestId?: string): Promise<TerminateResult> {

@@ -122,12 +122,17 @@ describe('the worker process and its environment', () => {
     const configPath = path.join(stack.tmp, 'crash-config.json');
     await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
     const w = spawnWorker(stack, slot, { args: ['-c', configPath], env: { COMPUTE_CTL_FAILPOINTS: 'applyCatalog-after=crash' } });
-    await until('Postgres started', async () => (await livePostmasterPid(slot.pgdata)) ?? undefined);
-    const pid = (await livePostmasterPid(slot.pgdata))!;
     const exit = await w.exited;
     assert.equal(exit.code, 1);
     assert.match(w.log(), /compute-ctl: the worker failed: Error: failpoint applyCatalog-after: crash/);
+    // The postmaster that was running when the worker crashed (its own log line names its pid): the
+    // crash happens after the catalog step, which needs it up. Polling for it while the worker runs
+    // could miss the moment on a loaded machine.
+    const ready = /PG:[^\n]*\[(\d+)\] LOG:  database system is ready to accept connections/.exec(w.log());
+    assert.ok(ready, 'Postgres had started');
+    const pid = Number(ready[1]);
     await until('Postgres gone', async () => (isAlive(pid) ? undefined : true), 20_000);
+    assert.equal(await livePostmasterPid(slot.pgdata), null);
   });
 
   test('--control-plane-uri: the spec is fetched with the token; 502/503 retried, each attempt counted', async () => {
