@@ -28,6 +28,7 @@ function snapshot(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     neonSchemaExists: true,
     healthCheckExists: true,
     subscriptionsDropped: false,
+    subscriptions: new Map(),
     ...over,
   };
 }

@@ -55,11 +55,10 @@ async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResul
           add(await runPhase(client, phase, connstr, concurrency));
           return;
         case 'databases-to-drop':
-          return forEachLimit(phase.databases, concurrency, async (db) => {
+          // Only databases that hold a subscription need a visit.
+          return forEachLimit(phase.databases.filter((db) => (snap.subscriptions.get(db) ?? 0) > 0), concurrency, async (db) => {
             try {
-              await withAdminClient(connstr, 'apply_config', async (c) => {
-                if ((await readDatabaseSnapshot(c, opts.priv)).subscriptions > 0) add(await runGroup(c, [DROP_SUBSCRIPTIONS]));
-              }, db);
+              await withAdminClient(connstr, 'apply_config', async (c) => add(await runGroup(c, [DROP_SUBSCRIPTIONS])), db);
             } catch (err) {
               // Gone already (invalid_catalog_name): nothing to drop.
               if ((err as { code?: string }).code !== '3D000') throw err;
@@ -68,7 +67,8 @@ async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResul
         case 'each-database':
           return forEachLimit(phase.databases, concurrency, (target) =>
             withAdminClient(connstr, 'apply_config', async (c) => {
-              add(await runGroup(c, planDatabase(target, await readDatabaseSnapshot(c, opts.priv), plan, opts, snap.serverVersionNum)));
+              const cluster = { webAccessExists: snap.roles.has('web_access'), subscriptions: snap.subscriptions.get(target.name) ?? 0 };
+              add(await runGroup(c, planDatabase(target, await readDatabaseSnapshot(c, opts.priv, cluster), plan, opts, snap.serverVersionNum)));
             }, target.name),
           );
       }

@@ -23,6 +23,8 @@ export interface ClusterSnapshot {
   healthCheckExists: boolean;
   /** Whether subscriptions were already dropped for this timeline (drop_subscriptions_before_start). */
   subscriptionsDropped: boolean;
+  /** datname → how many subscriptions it holds (pg_subscription is shared: one query for all). */
+  subscriptions: Map<string, number>;
 }
 
 export async function readClusterSnapshot(client: Client, timelineId: string): Promise<ClusterSnapshot> {
@@ -43,6 +45,9 @@ export async function readClusterSnapshot(client: Client, timelineId: string): P
             to_regclass('public.health_check') IS NOT NULL AS health_check,
             to_regclass('neon.drop_subscriptions_done') IS NOT NULL AS drop_table`,
   );
+  const subs = await client.query<{ datname: string; n: number }>(
+    'SELECT d.datname, count(*)::int AS n FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_database d ON d.oid = s.subdbid GROUP BY d.datname',
+  );
   let subscriptionsDropped = false;
   if (objects.rows[0].drop_table) {
     const done = await client.query('SELECT 1 FROM neon.drop_subscriptions_done WHERE timeline_id = $1', [timelineId]);
@@ -58,6 +63,7 @@ export async function readClusterSnapshot(client: Client, timelineId: string): P
     installedExtensions: new Map(installed.rows.map((e) => [e.extname, { version: e.extversion, schema: e.schema }])),
     neonSchemaExists: objects.rows[0].neon_schema,
     healthCheckExists: objects.rows[0].health_check,
+    subscriptions: new Map(subs.rows.map((r) => [r.datname, r.n])),
     subscriptionsDropped,
   };
 }
@@ -72,43 +78,49 @@ export interface DatabaseSnapshot {
   subscriptions: number;
 }
 
-export async function readDatabaseSnapshot(client: Client, priv: string): Promise<DatabaseSnapshot> {
+/**
+ * One round trip in a freshly connected database, touching as few catalogs as it can: each one a new
+ * backend has to load costs, and a re-apply visits every database. Cluster-wide facts (does
+ * web_access exist, how many subscriptions the database holds: pg_subscription is shared) come from
+ * the cluster snapshot.
+ */
+export async function readDatabaseSnapshot(
+  client: Client,
+  priv: string,
+  cluster: { webAccessExists: boolean; subscriptions: number },
+): Promise<DatabaseSnapshot> {
   const { rows } = await client.query<{
     owner: string | null;
     web_access_needs_create: boolean;
     tables_complete: boolean;
     sequences_complete: boolean;
-    subscriptions: number;
   }>(
     `WITH pub AS (SELECT oid, nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public'),
           granted AS (
             SELECT d.defaclobjtype AS objtype, a.privilege_type
               FROM pg_catalog.pg_default_acl d, pub, aclexplode(d.defaclacl) a
-             WHERE d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+             WHERE d.defaclrole = to_regrole(quote_ident(current_user))
                AND d.defaclnamespace = pub.oid
-               AND a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+               AND a.grantee = to_regrole(quote_ident($1))
                AND a.is_grantable),
           wanted AS (
             SELECT 'r'::"char" AS objtype, privilege_type FROM aclexplode(acldefault('r', 10))
             UNION ALL
             SELECT 'S'::"char", privilege_type FROM aclexplode(acldefault('s', 10)))
      SELECT (SELECT pg_get_userbyid(nspowner) FROM pub) AS owner,
-            EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'web_access')
-              AND EXISTS (SELECT FROM pub)
-              AND NOT has_schema_privilege('web_access', 'public', 'CREATE') AS web_access_needs_create,
+            CASE WHEN $2 AND EXISTS (SELECT FROM pub) THEN NOT has_schema_privilege('web_access', 'public', 'CREATE') ELSE false END
+              AS web_access_needs_create,
             NOT EXISTS (SELECT FROM wanted w WHERE w.objtype = 'r' AND NOT EXISTS
               (SELECT FROM granted g WHERE g.objtype = 'r' AND g.privilege_type = w.privilege_type)) AS tables_complete,
             NOT EXISTS (SELECT FROM wanted w WHERE w.objtype = 'S' AND NOT EXISTS
-              (SELECT FROM granted g WHERE g.objtype = 'S' AND g.privilege_type = w.privilege_type)) AS sequences_complete,
-            (SELECT count(*)::int FROM pg_catalog.pg_subscription WHERE subdbid =
-              (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())) AS subscriptions`,
-    [priv],
+              (SELECT FROM granted g WHERE g.objtype = 'S' AND g.privilege_type = w.privilege_type)) AS sequences_complete`,
+    [priv, cluster.webAccessExists],
   );
   const r = rows[0];
   return {
     publicSchemaOwner: r.owner,
     webAccessNeedsCreate: r.web_access_needs_create,
     defaultPrivilegesComplete: { tables: r.tables_complete, sequences: r.sequences_complete },
-    subscriptions: r.subscriptions,
+    subscriptions: cluster.subscriptions,
   };
 }
