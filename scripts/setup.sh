@@ -57,8 +57,19 @@ done
 
 # 4. Build the TypeScript into a fresh dist/ (a stale output of a deleted module would shadow its
 #    replacement), bundle the workflow code once, so that workers start without webpack, and the
-#    command into one file, so that a worker's API listens sooner.
-rm -rf dist
-npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"
-node dist/src/workflow-bundle.js || die "bundling the workflow code failed"
-node scripts/bundle-command.js || die "bundling the command failed"
+#    command into one file, so that a worker's API listens sooner. Skipped when the sources (their
+#    names and contents), the compiler settings and the lock file are those of the last build.
+fingerprint() {
+  { find src test bench -type f \( -name '*.ts' -o -name '*.json' \) | LC_ALL=C sort | xargs sha256sum
+    sha256sum tsconfig.json package-lock.json scripts/bundle-command.js; } | sha256sum | cut -d' ' -f1
+}
+want="$(fingerprint)"
+if [ "$(cat dist/.build-fingerprint 2>/dev/null)" = "$want" ] && [ -f dist/src/cli.bundle.js ] && [ -f dist/src/workflows.bundle.js ]; then
+  say "the build is up to date"
+else
+  rm -rf dist
+  npx --no-install tsc -p tsconfig.json >&2 || die "TypeScript build failed"
+  node dist/src/workflow-bundle.js || die "bundling the workflow code failed"
+  node scripts/bundle-command.js || die "bundling the command failed"
+  echo "$want" > dist/.build-fingerprint
+fi

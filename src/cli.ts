@@ -170,6 +170,46 @@ export function buildProgram(): Command {
       .addOption(new Option('--mode <mode>', 'termination mode').choices(['fast', 'immediate']).default('fast')),
   ).action((opts) => controlPlane(opts, async (computes) => ({ lsn: (await computes.terminate(opts.computeId, opts.mode)).lsn })));
 
+  program
+    .command('codec-server')
+    .description("serve Temporal's codec-server protocol (POST /decode, /encode) so the Temporal UI shows payloads in clear text, secrets redacted")
+    .addOption(new Option('--host <addr>', 'address to bind; a non-loopback one needs --token').default('127.0.0.1'))
+    .option('--port <port>', 'port', port, 8081)
+    .addOption(
+      new Option('--ui-origin <url...>', 'origins of the Temporal UI allowed to call it from a browser').default(['http://127.0.0.1:8233', 'http://localhost:8233']),
+    )
+    .addOption(new Option('--token <token>', 'bearer token every request must carry').env('COMPUTE_CTL_CODEC_TOKEN'))
+    .option('--allow-no-token', "serve a non-loopback --host without a token (a container whose port is published on the host's loopback only)")
+    .action(async (opts) => {
+      const { payloadKey } = await import('./codec');
+      const key = payloadKey();
+      if (!key) throw new Error('COMPUTE_CTL_PAYLOAD_KEY (or _FILE) is not set: the codec server decodes with the key the workers encrypt with');
+      const { isLoopback } = await import('./loopback');
+      if (!opts.token && !opts.allowNoToken && !isLoopback(opts.host)) {
+        throw new Error(`--host ${opts.host} is not a loopback address: set --token (or COMPUTE_CTL_CODEC_TOKEN)`);
+      }
+      const { buildCodecServer } = await import('./codec-server');
+      const app = await buildCodecServer({ key, origins: opts.uiOrigin, token: opts.token });
+      const url = await app.listen({ host: opts.host, port: opts.port });
+      console.error(`compute-ctl: codec server on ${url} for ${opts.uiOrigin.join(', ')}${opts.token ? ' (bearer token required)' : ''}`);
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().then(() => process.exit(0)));
+    });
+
+  program
+    .command('probe')
+    .description("a container health probe: exit 0 when the worker's /status answers and Temporal is reachable (--ready: and the compute runs)")
+    .option('--url <url>', 'the worker external API', 'http://127.0.0.1:3080')
+    .option('--token-file <file>', 'a JWT to send (the API is authenticated when keys are configured)')
+    .option('--ready', 'also require status running')
+    .action(async (opts) => {
+      const token = opts.tokenFile ? (await readFile(opts.tokenFile, 'utf8')).trim() : null;
+      const res = await fetch(`${opts.url}/status`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) throw new Error(`/status answered ${res.status}`);
+      const body = (await res.json()) as { status: string; stale?: { reason: string } };
+      if (body.stale) throw new Error(`Temporal is unreachable: ${body.stale.reason}`);
+      if (opts.ready && body.status !== 'running') throw new Error(`the compute is ${body.status}, not running`);
+    });
+
   temporalOptions(program.command('list').description('list computes known to Temporal')).action((opts) =>
     controlPlane(opts, (computes) => computes.list()),
   );

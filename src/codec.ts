@@ -3,6 +3,7 @@
 // Temporal's history and UI. Failure messages stay plain text, so operators still read why a start
 // failed. Enabled by COMPUTE_CTL_PAYLOAD_KEY (32 bytes, base64), which the workers and the control
 // plane share.
+import { readFileSync } from 'node:fs';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -43,8 +44,23 @@ export class AesGcmCodec implements PayloadCodec {
   }
 }
 
+/**
+ * The payload key: COMPUTE_CTL_PAYLOAD_KEY, or the file COMPUTE_CTL_PAYLOAD_KEY_FILE names (a
+ * mounted secret, as in the compose stack and Kubernetes).
+ */
+export function payloadKey(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.COMPUTE_CTL_PAYLOAD_KEY) return env.COMPUTE_CTL_PAYLOAD_KEY;
+  const file = env.COMPUTE_CTL_PAYLOAD_KEY_FILE;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`COMPUTE_CTL_PAYLOAD_KEY_FILE: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 /** The data converter for workers and clients: encrypting when a key is configured. */
-export function dataConverter(key = process.env.COMPUTE_CTL_PAYLOAD_KEY): DataConverter | undefined {
+export function dataConverter(key = payloadKey()): DataConverter | undefined {
   if (!key) return undefined;
   return { payloadCodecs: [new AesGcmCodec(Buffer.from(key, 'base64'))] };
 }

@@ -4,11 +4,12 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
+import { isLoopback } from './loopback';
 import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
 import { resolveRunAs, type RunAs } from './postgres/os';
-import { signalPostmaster } from './postgres/postmaster';
+import { livePostmasterPid, signalPostmaster } from './postgres/postmaster';
 import { createAuthenticator, type Authenticator } from './api/auth';
 import { buildExternalServer, buildInternalServer } from './api/server';
 import type { ComputeClient, ComputeClientOptions } from './client';
@@ -126,10 +127,6 @@ function urlOf(app: FastifyInstance): string {
   if (!addr || typeof addr === 'string') return String(addr);
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return `http://${host}:${addr.port}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === '[::1]';
 }
 
 /**
@@ -335,14 +332,25 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
       `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
       async () => {
         searchable ??= await searchAttributesChecked(connection, o.temporalNamespace);
-        await computes.ensureStarted(o.computeId, {
-          spec: config?.spec ?? null,
-          processStartTime,
-          basebackupRetries: o.basebackupRetries,
-          leaseRoundsPerRun: o.leaseRoundsPerRun,
-          historyThreshold: o.historyThreshold,
-          searchAttributes: searchable,
-        });
+        const start = () =>
+          computes.ensureStarted(o.computeId, {
+            spec: config?.spec ?? null,
+            processStartTime,
+            basebackupRetries: o.basebackupRetries,
+            leaseRoundsPerRun: o.leaseRoundsPerRun,
+            historyThreshold: o.historyThreshold,
+            searchAttributes: searchable ?? undefined,
+          });
+        await start();
+        // A run at rest whose Postgres is gone: this process replaces the one that ran it (a pod
+        // restarted, `docker compose down` and `up`). It starts the compute afresh, as Neon's
+        // compute_ctl does in a new pod, instead of inheriting a failure it cannot leave.
+        const was = await computes.statusFromMemo(o.computeId);
+        if (was && (was.status === 'running' || was.status === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
+          console.error(`compute-ctl: compute ${o.computeId} was ${was.status}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
+          await computes.endLifecycleRun(o.computeId, `a new worker process found the compute ${was.status} with no Postgres running: it starts the compute afresh`);
+          await start();
+        }
         return true;
       },
       isStopped,

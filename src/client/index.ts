@@ -212,6 +212,20 @@ export class ComputeClient implements ComputeOperations {
     });
   }
 
+  /**
+   * Ends the compute's open lifecycle run (and its LSN lease, which outlives runs), so that the next
+   * ensureStarted begins a new one: a new process for a compute whose Postgres is gone, as a new pod
+   * is for Neon's compute_ctl. The ended run keeps its history, with `reason`.
+   */
+  async endLifecycleRun(computeId: string, reason: string): Promise<void> {
+    const lifecycle = lifecycleWorkflowId(computeId);
+    for (const id of [`${lifecycle}-lease`, lifecycle]) {
+      await this.deadline(this.options.queryTimeoutMs, () => this.client.workflow.getHandle(id).terminate(reason)).catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err; // not running (any more): nothing to end
+      });
+    }
+  }
+
   /** Lifecycle workflows known to Temporal, newest first. */
   async list(limit = 100): Promise<ComputeSummary[]> {
     const out: ComputeSummary[] = [];

@@ -2,20 +2,22 @@
 // PostgreSQL, one compute worker (the real `compute-ctl worker` process) configured from
 // examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../postgres/os';
 import { findPostgres } from '../postgres/pgbin';
+import { dataConverter } from '../codec';
 import { lifecycleWorkflowId } from '../compute/ids';
-import { devKeys } from './keys';
+import { devKeys, devPayloadKey } from './keys';
 import { portIsFree } from './ports';
 import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-server';
 import { startUpstream, type Upstream } from './upstream';
 
 const COMPUTE_ID = process.env.DEV_COMPUTE_ID ?? 'dev';
-const PORTS = { temporal: 7233, ui: 8233, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+const PORTS = { temporal: 7233, ui: 8233, codec: 8081, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+const BIN = path.join(REPO_ROOT, 'bin', 'compute-ctl.js');
 const DATA = path.join(REPO_ROOT, '.data');
 
 function log(message: string): void {
@@ -40,12 +42,19 @@ async function waitForApi(url: string, worker: ChildProcess, headers: Record<str
   throw new Error(`the compute API did not answer on ${url}`);
 }
 
-/** A compute left running by an earlier, killed dev run would come back failed: end it first. */
-async function endStaleCompute(address: string): Promise<void> {
+/**
+ * A compute left running by an earlier, killed dev run would come back failed: end it first. Its
+ * memo is encrypted, so the client needs the key to describe it.
+ */
+async function endStaleCompute(address: string, payloadKey: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    const handle = new Client({ connection }).workflow.getHandle(lifecycleWorkflowId(COMPUTE_ID));
-    const desc = await handle.describe().catch(() => null);
+    const client = new Client({ connection, dataConverter: dataConverter(payloadKey) });
+    const handle = client.workflow.getHandle(lifecycleWorkflowId(COMPUTE_ID));
+    const desc = await handle.describe().catch((err: Error) => {
+      if (err.name !== 'WorkflowNotFoundError') throw new Error(`cannot read the compute workflow left by an earlier run: ${err.message}`);
+      return null;
+    });
     if (desc?.status.name === 'RUNNING') {
       log(`ending the compute workflow left by an earlier run (${desc.workflowId})`);
       await handle.terminate('npm run dev restarted');
@@ -55,21 +64,39 @@ async function endStaleCompute(address: string): Promise<void> {
   }
 }
 
-/** The local stack encrypts its payloads too, with a key kept beside its Temporal database. */
-async function devPayloadKey(): Promise<string> {
-  const file = path.join(DATA, 'payload.key');
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing) return existing.trim();
-  const key = randomBytes(32).toString('base64');
-  await writeFile(file, `${key}\n`, { mode: 0o600 });
-  return key;
+/** `compute-ctl codec-server` for the UI, so that it shows payloads in clear text (secrets redacted). */
+async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'codec-server', '--port', String(PORTS.codec), '--ui-origin', ...uiOrigins], {
+    env: { ...process.env, COMPUTE_CTL_PAYLOAD_KEY: payloadKey },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${PORTS.codec}`;
+  for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    if (child.exitCode !== null) throw new Error(`the codec server exited: ${stderr.trim()}`);
+    const res = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigins[0] } }).catch(() => null);
+    if (res?.status === 204) break;
+    if (Date.now() > deadline) throw new Error(`the codec server did not answer on ${url}: ${stderr.trim()}`);
+  }
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const postgres = findPostgres(process.env.POSTGRES_PATH);
   const runAs = resolveRunAs(process.env.PG_USER ?? 'postgres');
   await mkdir(DATA, { recursive: true, mode: 0o755 });
-  const payloadKey = process.env.COMPUTE_CTL_PAYLOAD_KEY ?? (await devPayloadKey());
+  // The local stack encrypts its payloads too, with a key kept beside its Temporal database.
+  const { key: payloadKey } = await devPayloadKey(DATA);
   // The API is authenticated as in production (§6.2): a key of this stack's, an admin token for it.
   const keys = await devKeys(DATA);
   const auth = { authorization: `Bearer ${keys.adminToken}` };
@@ -91,17 +118,28 @@ async function main(): Promise<void> {
     });
   }
 
+  let failureContext = async () => '';
   try {
     let temporal: TemporalServer | null = null;
     const temporalAddress = process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${PORTS.temporal}`;
     if (!process.env.TEMPORAL_ADDRESS) {
       await requireFree('Temporal', PORTS.temporal);
       await requireFree('Temporal UI', PORTS.ui);
+      await requireFree('codec server', PORTS.codec);
+      log('starting the codec server for the Temporal UI');
+      const codec = await startCodecServer(payloadKey, [`http://127.0.0.1:${PORTS.ui}`, `http://localhost:${PORTS.ui}`]);
+      stops.push(codec.stop);
       log('starting the Temporal dev server');
-      temporal = await startTemporalServer({ port: PORTS.temporal, uiPort: PORTS.ui, dbFilename: path.join(DATA, 'temporal.db'), logLevel: 'warn' });
+      temporal = await startTemporalServer({
+        port: PORTS.temporal,
+        uiPort: PORTS.ui,
+        dbFilename: path.join(DATA, 'temporal.db'),
+        logLevel: 'warn',
+        uiCodecEndpoint: codec.url,
+      });
       stops.push(() => temporal!.stop());
     }
-    await endStaleCompute(temporalAddress);
+    await endStaleCompute(temporalAddress, payloadKey);
 
     let upstream: Upstream | null = null;
     const upstreamConnstring = process.env.UPSTREAM_CONNSTR ?? `postgresql://cloud_admin@127.0.0.1:${PORTS.upstream}/postgres`;
@@ -117,16 +155,21 @@ async function main(): Promise<void> {
     }
     await mkdir(path.join(DATA, 'compute'), { recursive: true, mode: 0o755 });
     const computeConnstr = `postgresql://cloud_admin@127.0.0.1:${PORTS.compute}/postgres`;
-    log(`starting compute worker ${COMPUTE_ID}`);
+    // The worker's log (and its Postgres') goes to a file: the banner below stays the last thing on the terminal.
+    const workerLog = path.join(DATA, 'worker.log');
+    const logFd = openSync(workerLog, 'a', 0o644);
+    log(`starting compute worker ${COMPUTE_ID} (log: .data/worker.log)`);
     const worker = spawn(
       process.execPath,
       [
-        path.join(REPO_ROOT, 'bin', 'compute-ctl.js'), 'worker',
+        BIN, 'worker',
         '-i', COMPUTE_ID, '-D', path.join(DATA, 'compute', 'pgdata'), '-C', computeConnstr, '-b', postgres, '-c', keys.configPath,
         '--external-http-port', String(PORTS.api), '--internal-http-port', String(PORTS.internal), '--log-level', 'warn',
       ],
-      { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey }, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+      { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey }, stdio: ['ignore', logFd, logFd], detached: true },
     );
+    closeSync(logFd);
+    failureContext = async () => `\nthe end of .data/worker.log:\n${(await readFile(workerLog, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`;
     const workerExit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const api = `http://127.0.0.1:${PORTS.api}`;
     stops.push(async () => {
@@ -153,11 +196,14 @@ async function main(): Promise<void> {
         `  admin token      ${keys.adminToken}   (also in .data/admin.token)`,
         `                   curl -H "Authorization: Bearer $(cat .data/admin.token)" ${api}/status`,
         `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
+        `                   payloads decoded by the codec server at http://127.0.0.1:${PORTS.codec} (secrets redacted); ComputeStatus="running" finds it`,
+        `  worker log       tail -f .data/worker.log`,
         `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
         `  upstream         ${upstreamConnstring}`,
         `  payloads in Temporal are encrypted; COMPUTE_CTL_PAYLOAD_KEY=$(cat .data/payload.key) for compute-ctl commands`,
         '',
-        'Ctrl-C terminates the compute and stops everything this started.',
+        'Ctrl-C terminates the compute and stops everything this started; npm run dev again starts it again',
+        'from .data/ (rm -rf .data for a new stack).',
         '',
       ].join('\n'),
     );
@@ -166,7 +212,7 @@ async function main(): Promise<void> {
     await stopAll(0);
   } catch (err) {
     const cause = (err as Error).cause as Error | undefined;
-    log(`error: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
+    log(`error: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}${await failureContext()}`);
     await stopAll(1);
   }
 }

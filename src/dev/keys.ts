@@ -1,6 +1,8 @@
 // The JWT key of a local stack (npm run dev, docker compose): the worker's startup config carrying
 // the public key, and an admin token signed with the private one (§6.2). Made once per data
-// directory and kept there (owner-only files); `node dist/src/dev/keys.js <dir>` makes them for compose.
+// directory and kept there (owner-only files), with the key that encrypts Temporal payloads;
+// `node dist/src/dev/keys.js <dir>` makes them for compose.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,14 +31,29 @@ export async function devKeys(dir: string): Promise<DevKeys> {
   return { configPath, adminToken };
 }
 
+/**
+ * The payload key of a local stack, kept beside its data (owner-only): the one given in
+ * COMPUTE_CTL_PAYLOAD_KEY, else the one made on the first run.
+ */
+export async function devPayloadKey(dir: string, given = process.env.COMPUTE_CTL_PAYLOAD_KEY): Promise<{ key: string; path: string }> {
+  const file = path.join(dir, 'payload.key');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  const key = given || existing || randomBytes(32).toString('base64');
+  if (key !== existing) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+  }
+  return { key, path: file };
+}
+
 if (require.main === module) {
   const dir = process.argv[2];
   if (!dir) {
     console.error('usage: node dist/src/dev/keys.js <directory>');
     process.exit(2);
   }
-  devKeys(dir).then(
-    (k) => console.error(`keys: ${k.configPath} (public key), ${path.join(dir, 'admin.token')} (admin token)`),
+  Promise.all([devKeys(dir), devPayloadKey(dir)]).then(
+    ([k, p]) => console.error(`keys: ${k.configPath} (public key), ${path.join(dir, 'admin.token')} (admin token), ${p.path} (payload key)`),
     (err) => {
       console.error(`keys: ${(err as Error).message}`);
       process.exit(1);

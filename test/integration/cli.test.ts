@@ -117,6 +117,46 @@ describe('the worker process and its environment', () => {
     });
   }
 
+  test('a pod restarted (worker stopped with its Postgres, then started again): configured through Temporal, the compute runs again', async () => {
+    // As `docker compose down` and `up`: the worker without a spec, the control plane's configure.
+    const slot = await computeSlot(stack, `again-${process.pid}`);
+    const specPath = path.join(stack.tmp, `again-${process.pid}.json`);
+    await writeFile(specPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    const env = { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address };
+    const configure = () => run(process.execPath, [BIN, 'configure', '-i', slot.computeId, '--spec', specPath], { env });
+    const first = spawnWorker(stack, slot);
+    await until('/status', async () => ((await first.api('/status')).ok ? true : undefined));
+    assert.equal(JSON.parse((await configure()).stdout).status, 'running');
+    first.proc.kill('SIGTERM');
+    await first.exited;
+
+    const second = spawnWorker(stack, slot);
+    try {
+      await until('a fresh lifecycle', async () => ((await json(await second.api('/status'))).status === 'empty' ? true : undefined));
+      assert.match(second.log(), /was running, but no Postgres runs on .*: starting a new lifecycle run/);
+      assert.equal(JSON.parse((await configure()).stdout).status, 'running');
+      const c = new Client({ connectionString: slot.connstr });
+      await c.connect();
+      await c.query('SELECT 1');
+      await c.end();
+      // The previous run is kept for operators, ended with the reason.
+      const { Client: TemporalClient, Connection } = await import('@temporalio/client');
+      const client = new TemporalClient({ connection: await Connection.connect({ address: stack.temporal.address }) });
+      try {
+        await until('both runs listed', async () => {
+          const runs: string[] = [];
+          for await (const w of client.workflow.list({ query: `WorkflowId = 'compute-${slot.computeId}'` })) runs.push(w.status.name);
+          return runs.sort().join() === 'RUNNING,TERMINATED' ? true : undefined;
+        }, 10_000);
+      } finally {
+        await client.connection.close();
+      }
+    } finally {
+      second.proc.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+
   test('a crash of the worker (an exception nothing catches) stops its Postgres before it exits', async () => {
     const slot = await computeSlot(stack, `crash-${process.pid}`);
     const configPath = path.join(stack.tmp, 'crash-config.json');

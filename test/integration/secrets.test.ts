@@ -7,7 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { freePort } from '../../src/dev/ports';
-import { keylessView } from '../support/history-text';
+import { spawn } from 'node:child_process';
+import { keylessView, type StoredPayload } from '../support/history-text';
+import { BIN } from '../support/worker-process';
 import { scramVerifier } from '../support/scram';
 import { configurationRequest, postJson, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
@@ -21,6 +23,9 @@ describe('secrets never leak', () => {
   const t = useWorkerProcesses();
   const answers: string[] = [];
   const env = { COMPUTE_CTL_PAYLOAD_KEY: randomBytes(32).toString('base64') };
+  /** What the first test left in Temporal, for the codec server's test. */
+  let stored: StoredPayload[] = [];
+  const allSecrets = new Set<string>();
 
   /** A request whose answer is kept for the search: body and headers. */
   async function call(w: WorkerProcess, path: string, init?: RequestInit): Promise<Response> {
@@ -80,6 +85,7 @@ describe('secrets never leak', () => {
 
     const connection = await Connection.connect({ address: stack.temporal.address });
     let history: Awaited<ReturnType<typeof keylessView>>;
+    secrets.forEach((x) => allSecrets.add(x));
     try {
       // Listed raw: a keyless client cannot even decode the memos a listing carries.
       const ids: string[] = [];
@@ -89,11 +95,13 @@ describe('secrets never leak', () => {
       }
       assert.ok(ids.length >= 6, `the lifecycles and their children (${ids.join(', ')})`);
       history = await keylessView(new TemporalClient({ connection }), ids);
+      stored = history.payloads;
     } finally {
       await connection.close();
     }
     // Every payload is ciphertext to a keyless client.
-    const plain = history.payloads.filter((p) => p.encoding !== 'binary/encrypted');
+    // Search attributes excepted: Temporal indexes them, so no codec may touch them (ids and status only).
+    const plain = history.payloads.filter((p) => p.encoding !== 'binary/encrypted' && !p.at.includes('.searchAttributes.indexedFields.'));
     assert.deepEqual(plain.map((p) => `${p.at}: ${p.encoding}`), []);
     assert.ok(history.payloads.length > 20, `payloads found (${history.payloads.length})`);
 
@@ -102,6 +110,47 @@ describe('secrets never leak', () => {
     assert.ok(everything.answers.includes('alicedb') && everything.history.includes('StartLsnFailed'), 'the search covers real content');
     for (const [where, text] of Object.entries(everything)) {
       for (const secret of secrets) assert.ok(!text.includes(secret), `${where} holds ${secret.slice(0, 12)}…`);
+    }
+  });
+
+  test('the codec server (compute-ctl codec-server) shows the UI every payload in clear text, no secret', async () => {
+    assert.ok(stored.length > 20, 'the previous test left payloads');
+    const port = await freePort();
+    const ui = 'http://127.0.0.1:18233';
+    const server = spawn(process.execPath, [BIN, 'codec-server', '--port', String(port), '--ui-origin', ui], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await until('the codec server', async () => ((await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: ui } }).catch(() => null))?.status === 204 ? true : undefined));
+      const asJson = (p: StoredPayload) => ({
+        metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, v.toString('base64')])),
+        data: p.data.toString('base64'),
+      });
+      let shown = '';
+      for (let i = 0; i < stored.length; i += 50) {
+        // As the UI's browser sends it.
+        const res = await fetch(`${url}/decode`, {
+          method: 'POST',
+          headers: { origin: ui, 'content-type': 'application/json', 'x-namespace': 'default' },
+          body: JSON.stringify({ payloads: stored.slice(i, i + 50).map(asJson) }),
+        });
+        assert.equal(res.status, 200, await res.clone().text());
+        assert.equal(res.headers.get('access-control-allow-origin'), ui);
+        for (const p of ((await res.json()) as { payloads: unknown[] }).payloads as { metadata: Record<string, string>; data?: string }[]) {
+          const encoding = Buffer.from(p.metadata.encoding, 'base64').toString();
+          assert.ok(encoding === 'json/plain' || encoding === 'binary/null', encoding);
+          shown += `${Buffer.from(p.data ?? '', 'base64').toString()}\n`;
+        }
+      }
+      // Readable: the spec's names, the status, the summaries.
+      for (const readable of ['"alicedb"', '"name":"alice"', '"status":"running"', '"status":"terminated"', 'compute secrets-ok-', '<redacted>']) {
+        assert.ok(shown.includes(readable), `the UI shows ${readable}`);
+      }
+      for (const secret of allSecrets) assert.ok(!shown.includes(secret), `the UI shows ${secret.slice(0, 12)}…`);
+    } finally {
+      server.kill('SIGTERM');
     }
   });
 });
