@@ -1,5 +1,5 @@
-# The compute pod image: compute-ctl (Node 20) and the PostgreSQL 15 server it supervises.
-FROM node:20-bookworm-slim
+# The compute pod image: compute-ctl (Node 24 LTS) and the PostgreSQL 15 server it supervises.
+FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-15 \
  && rm -rf /var/lib/apt/lists/*

@@ -197,16 +197,17 @@ export function buildProgram(): Command {
 
   program
     .command('probe')
-    .description("a container health probe: exit 0 when the worker's /status answers and Temporal is reachable (--ready: and the compute runs)")
+    .description("a container health probe: exit 0 when the worker's /status answers (a liveness probe: Postgres serves through a Temporal outage)")
     .option('--url <url>', 'the worker external API', 'http://127.0.0.1:3080')
     .option('--token-file <file>', 'a JWT to send (the API is authenticated when keys are configured)')
+    .option('--temporal', "also require the compute's workflow to be reachable on Temporal (/status not stale)")
     .option('--ready', 'also require status running')
     .action(async (opts) => {
       const token = opts.tokenFile ? (await readFile(opts.tokenFile, 'utf8')).trim() : null;
       const res = await fetch(`${opts.url}/status`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`/status answered ${res.status}`);
       const body = (await res.json()) as { status: string; stale?: { reason: string } };
-      if (body.stale) throw new Error(`Temporal is unreachable: ${body.stale.reason}`);
+      if (opts.temporal && body.stale) throw new Error(`Temporal is unreachable: ${body.stale.reason}`);
       if (opts.ready && body.status !== 'running') throw new Error(`the compute is ${body.status}, not running`);
     });
 

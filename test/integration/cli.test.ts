@@ -134,7 +134,12 @@ describe('the worker process and its environment', () => {
     try {
       await until('a fresh lifecycle', async () => ((await json(await second.api('/status'))).status === 'empty' ? true : undefined));
       assert.match(second.log(), /was running, but no Postgres runs on .*: starting a new lifecycle run/);
+      // The container probes: alive (and Temporal reachable), not ready until the compute runs.
+      const probe = (...args: string[]) => run(process.execPath, [BIN, 'probe', `--url=http://127.0.0.1:${slot.ext}`, ...args], { env });
+      await probe('--temporal');
+      await assert.rejects(probe('--ready'), /the compute is empty, not running/);
       assert.equal(JSON.parse((await configure()).stdout).status, 'running');
+      await probe('--ready');
       const c = new Client({ connectionString: slot.connstr });
       await c.connect();
       await c.query('SELECT 1');
