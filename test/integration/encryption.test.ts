@@ -32,7 +32,14 @@ describe('encrypted payloads', () => {
       const ids = [`compute-${compute.computeId}`, `compute-${compute.computeId}-startup-1`];
       const stored = await keylessView(new Client({ connection }), ids);
       assert.ok(stored.payloads.length >= 10, `payloads found (${stored.payloads.length})`);
-      assert.deepEqual(stored.payloads.filter((p) => p.encoding !== 'binary/encrypted').map((p) => p.at), [], 'every payload is ciphertext');
+      // Search attributes excepted: Temporal indexes them, so no codec may touch them (ids, status and mode only).
+      const searchAttributes = stored.payloads.filter((p) => p.at.includes('.searchAttributes.indexedFields.'));
+      assert.deepEqual(
+        [...new Set(searchAttributes.map((p) => p.at.split('.').at(-1)))].sort(),
+        ['ComputeId', 'ComputeMode', 'ComputeStatus'],
+      );
+      const others = stored.payloads.filter((p) => !searchAttributes.includes(p));
+      assert.deepEqual(others.filter((p) => p.encoding !== 'binary/encrypted').map((p) => p.at), [], 'every payload is ciphertext');
       const secrets = [verifier, 'token-that-must-not-leak', stack.upstream.connstring];
       for (const secret of secrets) assert.ok(!stored.text.includes(secret), `the history holds no ${secret.slice(0, 20)}…`);
       // The same payloads decrypted with the key do hold them: the search above looks where they are.
