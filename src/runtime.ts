@@ -1,19 +1,46 @@
-// The Temporal Core runtime is process-wide and can be installed once.
+// The Temporal Core runtime is process-wide and can be installed once. Its metrics (task latencies,
+// poll results, slots) are exported in Prometheus format on a loopback port, which the worker's
+// /metrics serves beside its own.
+import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 
 let installed = false;
+let metricsUrl: string | null = null;
 
-export function installRuntime(level: LogLevel = 'WARN'): void {
+/** A port free on the loopback interface right now. */
+function loopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
   if (installed) return;
   installed = true;
+  const port = await loopbackPort();
   try {
     Runtime.install({
       logger: new DefaultLogger(level),
-      // Core's own logs at the same level. (Not forwarded to the TS logger: forwarding polls on a
-      // timer that keeps a process without connections alive.)
-      telemetryOptions: { logging: { filter: { core: level, other: level } } },
+      telemetryOptions: {
+        // Core's own logs at the same level. (Not forwarded to the TS logger: forwarding polls on a
+        // timer that keeps a process without connections alive.)
+        logging: { filter: { core: level, other: level } },
+        // Prometheus conventions: counters end in _total, durations in seconds.
+        metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, useSecondsForDurations: true } },
+      },
     });
+    metricsUrl = `http://127.0.0.1:${port}/metrics`;
   } catch {
-    // already instantiated with defaults (e.g. by a test harness)
+    // already instantiated with defaults (e.g. by a test harness): no Core metrics then
   }
+}
+
+/** Where Core's Prometheus exposition is served, once the runtime is installed with it. */
+export function coreMetricsUrl(): string | null {
+  return metricsUrl;
 }

@@ -150,6 +150,9 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
   return null;
 }
 
+/** Where Temporal Core's metrics are, once this process's worker installed the runtime (src/runtime.ts). */
+let coreMetricsUrl: (() => string | null) | null = null;
+
 /**
  * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
  * runtime, the activities) are loaded only now, after the HTTP servers answer.
@@ -161,12 +164,14 @@ async function startTemporalWorker(
   cache: StatusCache,
   metrics: ComputeMetrics,
 ): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
-  const [{ NativeConnection, Worker }, { installRuntime }, { createActivities }] = await Promise.all([
+  const [{ NativeConnection, Worker }, runtime, { createActivities }] = await Promise.all([
     import('@temporalio/worker'),
     import('./runtime'),
     import('./activities'),
   ]);
-  installRuntime();
+  const { installRuntime } = runtime;
+  await installRuntime();
+  coreMetricsUrl = runtime.coreMetricsUrl;
   // Unique per process (a container's pid is the same after every restart): a new worker tells
   // its predecessor's unfinished attempts from its own by it.
   const identity = `${process.pid}@${os.hostname()}/${randomBytes(4).toString('hex')}`;
@@ -282,6 +287,12 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     downtime: () => ({ currentMs: monitor.currentDowntimeMs, totalMs: monitor.totalDowntimeMs }),
     installedExtensions: () => extensionStats.current,
     temporalUp: () => cache.stale() === null,
+    temporalWorker: async () => {
+      const url = coreMetricsUrl?.();
+      if (!url) return null;
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      return res.ok ? res.text() : null;
+    },
   });
   const config = await loadConfig(o, o.computeId, metrics.controlPlaneRequests);
   const auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);

@@ -43,6 +43,16 @@ describe('compute monitor', () => {
     await stack?.stop();
   });
 
+  test("/metrics carries Temporal Core's worker metrics beside ours, one valid exposition", async () => {
+    const families = await metrics();
+    assert.ok(families.has('compute_ctl_up'));
+    const core = [...families.keys()].filter((name) => name.startsWith('temporal_'));
+    for (const wanted of ['temporal_num_pollers', 'temporal_worker_task_slots_available', 'temporal_workflow_task_execution_latency']) {
+      assert.ok(core.includes(wanted), `${wanted} among ${core.join(', ')}`);
+    }
+    assert.ok(families.get('temporal_num_pollers')!.samples.some((s) => s.includes(`task_queue="compute-${c.computeId}"`)));
+  });
+
   test("last_active: null until a user's session; compute-ctl's own (cloud_admin) do not count", async () => {
     await sql('cloud_admin', 'SELECT pg_sleep(1.2)');
     assert.equal((await status()).last_active, null);

@@ -36,7 +36,7 @@ export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<
 }
 
 export async function startStack(opts: { temporalDbFile?: boolean } = {}): Promise<Stack> {
-  installRuntime('ERROR');
+  await installRuntime('ERROR');
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
   const tmp = await makeTempDir('compute-ctl-test-', runAs);

@@ -26,7 +26,7 @@ export function useWorkflowEnv(): WorkflowEnv {
   const env = {} as WorkflowEnv;
   let connection: Connection;
   before(async () => {
-    installRuntime('ERROR');
+    await installRuntime('ERROR');
     const [server, bundle] = await Promise.all([
       freePort().then((port) => startTemporalServer({ port })),
       bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),

@@ -18,7 +18,7 @@ test('recorded histories exist for every workflow type', () => {
 });
 
 test('the workflow code replays every recorded history', { timeout: 120_000 }, async () => {
-  installRuntime('ERROR');
+  await installRuntime('ERROR');
   const histories = files.map((f) => {
     const recorded = JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'));
     return { workflowId: recorded.workflowId as string, history: historyFromJSON(recorded.history), file: f };
