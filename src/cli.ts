@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ComputeClient } from './client';
 import { findPostgres } from './postgres/pgbin';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './compute-spec/parse';
+import { log } from './log';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
 
@@ -95,9 +96,9 @@ export function buildProgram(): Command {
       logLevel: opts.logLevel,
       basebackupRetries: retriesFromEnv(),
     });
-    console.error(`compute-ctl: compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
+    log('info', `compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
     const stopPostgresAndExit = (why: string) => {
-      console.error(`compute-ctl: ${why}`);
+      log('error', why);
       void fanOutTermination(pgdata).finally(() => process.exit(1));
     };
     // §9: an OS signal forwards termination to Postgres and exits 1 at once. The lifecycle
@@ -191,7 +192,7 @@ export function buildProgram(): Command {
       const { buildCodecServer } = await import('./codec-server');
       const app = await buildCodecServer({ key, origins: opts.uiOrigin, token: opts.token });
       const url = await app.listen({ host: opts.host, port: opts.port });
-      console.error(`compute-ctl: codec server on ${url} for ${opts.uiOrigin.join(', ')}${opts.token ? ' (bearer token required)' : ''}`);
+      log('info', `codec server on ${url} for ${opts.uiOrigin.join(', ')}${opts.token ? ' (bearer token required)' : ''}`);
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().then(() => process.exit(0)));
     });
 

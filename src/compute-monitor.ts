@@ -5,6 +5,7 @@
 import type { ComputeStatus } from './compute/status';
 import type { ReplicationView } from './compute/status';
 import type { ActivitySample } from './postgres/activity';
+import { log } from './log';
 
 /** One look at Postgres; throws when Postgres does not answer. */
 export interface Probe {
@@ -91,10 +92,9 @@ export class ComputeMonitor {
       this.lastCheck = now.getTime();
       const reason = (err as Error).message;
       if (reason !== this.said) {
-        console.error(
-          `compute-ctl: compute monitor: Postgres did not answer: ${reason} ` +
-            `(downtime_info: total_ms=${this.totalDowntimeMs} current_ms=${this.currentDowntimeMs} last_up=${new Date(this.lastUp).toISOString()})`,
-        );
+        log('warn', `compute monitor: Postgres did not answer: ${reason}`, {
+          downtime_info: { total_ms: this.totalDowntimeMs, current_ms: this.currentDowntimeMs, last_up: new Date(this.lastUp).toISOString() },
+        });
       }
       this.said = reason;
     }

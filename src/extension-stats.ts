@@ -3,6 +3,7 @@
 // is not held by the process, so its suspend_timeout_seconds is not used), for /metrics.
 import type { ComputeStatus } from './compute/status';
 import { installedExtensions, type InstalledExtension } from './postgres/installed-extensions';
+import { log } from './log';
 
 const INTERVAL_MS = 2 * 3600 * 1000;
 
@@ -27,9 +28,9 @@ export class ExtensionStats {
     this.collecting = true;
     try {
       this.current = await installedExtensions(this.connstr);
-      console.error(`compute-ctl: [NEON_EXT_STAT] ${JSON.stringify(this.current)}`);
+      log('info', `[NEON_EXT_STAT] ${JSON.stringify(this.current)}`);
     } catch (err) {
-      console.error(`compute-ctl: could not collect the installed extensions: ${(err as Error).message}`);
+      log('warn', `could not collect the installed extensions: ${(err as Error).message}`);
     } finally {
       this.collecting = false;
     }

@@ -3,6 +3,7 @@
 // /metrics serves beside its own.
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { log } from './log';
 
 let installed = false;
 let metricsUrl: string | null = null;
@@ -25,7 +26,8 @@ export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
   const port = await loopbackPort();
   try {
     Runtime.install({
-      logger: new DefaultLogger(level),
+      // JSON lines as the process's own (src/log.ts), with the SDK's workflow and activity ids.
+      logger: new DefaultLogger(level, ({ level: l, message, meta }) => log(l === 'WARN' ? 'warn' : l === 'ERROR' ? 'error' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info', message, meta ?? {})),
       telemetryOptions: {
         // Core's own logs at the same level. (Not forwarded to the TS logger: forwarding polls on a
         // timer that keeps a process without connections alive.)

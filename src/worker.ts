@@ -24,6 +24,7 @@ import type { LifecycleResult } from './workflows/lifecycle';
 import type { DataConverter } from '@temporalio/common';
 import { taskQueueFor } from './compute/ids';
 import { workflowCode } from './workflow-bundle';
+import { log, setLogContext } from './log';
 
 export interface WorkerOptions {
   computeId: string;
@@ -135,7 +136,7 @@ function urlOf(app: FastifyInstance): string {
  */
 async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Promise<Authenticator | null> {
   if (process.env.INSTANCE_ID) {
-    console.error('compute-ctl: INSTANCE_ID is set: the external API is served without authentication');
+    log('warn', 'INSTANCE_ID is set: the external API is served without authentication');
     return null;
   }
   const auth = await createAuthenticator(keys, o.computeId);
@@ -146,7 +147,7 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
         "refusing to serve the compute's API without authentication",
     );
   }
-  console.error(`compute-ctl: no JWT keys configured (compute_ctl_config.jwks.keys): the API on ${o.httpHost} is served without authentication`);
+  log('info', `no JWT keys configured (compute_ctl_config.jwks.keys): the API on ${o.httpHost} is served without authentication`);
   return null;
 }
 
@@ -233,12 +234,12 @@ async function untilDone<T>(what: string, step: () => Promise<T>, stopped: () =>
   while (!stopped()) {
     try {
       const result = await step();
-      if (said) console.error(`compute-ctl: ${what}: done`);
+      if (said) log('info', `${what}: done`);
       return result;
     } catch (err) {
       const reason = reasonOf(err);
       onFailure(reason);
-      if (reason !== said) console.error(`compute-ctl: ${what} failed, retrying: ${reason}`);
+      if (reason !== said) log('warn', `${what} failed, retrying: ${reason}`);
       said = reason;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, RETRY_MS.max);
@@ -274,6 +275,7 @@ async function loadTemporalClient() {
  */
 export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
   validateWorkerOptions(o);
+  setLogContext({ compute_id: o.computeId });
   const processStartTime = new Date().toISOString();
   const runAs = resolveRunAs(o.pgUser);
   const statusFile = statusFileFor(path.resolve(o.pgdata));
@@ -358,7 +360,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
         // compute_ctl does in a new pod, instead of inheriting a failure it cannot leave.
         const was = await computes.statusFromMemo(o.computeId);
         if (was && (was.status === 'running' || was.status === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
-          console.error(`compute-ctl: compute ${o.computeId} was ${was.status}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
+          log('info', `compute ${o.computeId} was ${was.status}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
           await computes.endLifecycleRun(o.computeId, `a new worker process found the compute ${was.status} with no Postgres running: it starts the compute afresh`);
           await start();
         }
@@ -379,12 +381,12 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
       return;
     }
     const running = created.worker.run();
-    running.catch((err) => console.error(`compute-ctl: the Temporal worker stopped: ${(err as Error).message}`));
+    running.catch((err) => log('error', `the Temporal worker stopped: ${(err as Error).message}`));
     temporal = { ...created, running };
     // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
     void import('./client/takeover')
       .then(({ endDeadAttempts }) => endDeadAttempts(client, o.computeId, created.identity))
-      .catch((err) => console.error(`compute-ctl: could not take over the steps of the previous worker: ${(err as Error).message}`));
+      .catch((err) => log('warn', `could not take over the steps of the previous worker: ${(err as Error).message}`));
   })();
 
   const shutdown = async (): Promise<void> => {
@@ -413,8 +415,8 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
 async function searchAttributesChecked(connection: Connection, namespace: string): Promise<boolean> {
   const { ensureSearchAttributes } = await import('./client/search-attributes');
   const report = await ensureSearchAttributes(connection, namespace);
-  if (report.added.length > 0) console.error(`compute-ctl: registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
-  if (report.problem) console.error(`compute-ctl: ${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
+  if (report.added.length > 0) log('info', `registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
+  if (report.problem) log('warn', `${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
   return report.registered;
 }
 

@@ -5,6 +5,7 @@
 import { compactVerify, importJWK, type JWK, type KeyLike } from 'jose';
 import type { JwkJson } from '../compute-spec/schema';
 import { RequestError } from './common';
+import { log } from '../log';
 
 export const ADMIN_SCOPE = 'compute_ctl:admin';
 const LEEWAY_S = 60;
@@ -24,7 +25,7 @@ export interface Authenticator {
 export async function createAuthenticator(
   jwks: readonly JwkJson[],
   computeId: string,
-  warn: (message: string) => void = (m) => console.error(`compute-ctl: ${m}`),
+  warn: (message: string) => void = (m) => log('warn', m),
 ): Promise<Authenticator | null> {
   if (jwks.length === 0) return null;
   const algorithm = jwks.some((k) => k.alg === 'RS256') ? 'RS256' : 'EdDSA';

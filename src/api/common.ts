@@ -35,9 +35,15 @@ export function nestedDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-export function serverOptions(logLevel: string): FastifyServerOptions {
+export function serverOptions(logLevel: string, computeId?: string): FastifyServerOptions {
   return {
-    logger: { level: logLevel },
+    // pino's JSON lines, as the process's own (src/log.ts): with the compute they are about.
+    logger: {
+      level: logLevel,
+      ...(computeId ? { base: { compute_id: computeId } } : {}),
+      formatters: { level: (label: string) => ({ level: label }) },
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    },
     bodyLimit: BODY_LIMIT,
     // Read by genReqId below (Fastify would take a present header as it is, whatever its length).
     requestIdHeader: false,

@@ -28,7 +28,7 @@ export interface ApiOptions {
 }
 
 export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
+  const app = Fastify(serverOptions(opts.logLevel ?? 'info', opts.computeId));
   await app.register(commonPlugin);
   // The API description, made from the routes' schemas (registered first, so it sees them all).
   await app.register(swagger, {
@@ -65,7 +65,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
 export async function buildInternalServer(
   opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'> & { onRefreshRequested?: () => void },
 ): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions(opts.logLevel ?? 'info'));
+  const app = Fastify(serverOptions(opts.logLevel ?? 'info', opts.computeId));
   await app.register(commonPlugin);
   await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, onRefreshRequested: opts.onRefreshRequested });
   return app;

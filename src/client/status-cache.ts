@@ -11,6 +11,7 @@ import type { PromoteState, ReplicationView, StaleMark, StatusView, TerminateMod
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { ComputeSinks } from '../workflows/sinks';
 import type { ComputeClient, ComputeOperations } from './index';
+import { log } from '../log';
 
 /** How long /configure and /terminate wait for the compute's workflow before answering 503. */
 const READY_WAIT_MS = 5_000;
@@ -104,12 +105,12 @@ export class StatusCache implements ComputeOperations {
     if (this.staleMark) this.staleMark.reason = reason;
     else {
       this.staleMark = { since: new Date().toISOString(), reason };
-      console.error(`compute-ctl: Temporal does not answer (${reason}): serving the last known status, refusing operations until it does`);
+      log('warn', `Temporal does not answer (${reason}): serving the last known status, refusing operations until it does`);
     }
   }
 
   temporalReachable(): void {
-    if (this.staleMark) console.error(`compute-ctl: Temporal answers again (unreachable since ${this.staleMark.since})`);
+    if (this.staleMark) log('info', `Temporal answers again (unreachable since ${this.staleMark.since})`);
     this.staleMark = null;
   }
 
@@ -140,7 +141,7 @@ export class StatusCache implements ComputeOperations {
         await writeFile(`${file}.tmp`, JSON.stringify(view));
         await rename(`${file}.tmp`, file);
       } catch (err) {
-        console.error(`compute-ctl: could not keep the status in ${file}: ${(err as Error).message}`);
+        log('warn', `could not keep the status in ${file}: ${(err as Error).message}`);
       }
     });
   }

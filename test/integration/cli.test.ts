@@ -134,6 +134,13 @@ describe('the worker process and its environment', () => {
     try {
       await until('a fresh lifecycle', async () => ((await json(await second.api('/status'))).status === 'empty' ? true : undefined));
       assert.match(second.log(), /was running, but no Postgres runs on .*: starting a new lifecycle run/);
+      // Its log: JSON lines with the compute's id, or Postgres' own lines, marked.
+      for (const line of (first.log() + second.log()).split('\n').filter(Boolean)) {
+        if (line.startsWith('PG:')) continue;
+        const entry = JSON.parse(line) as { compute_id?: string; level?: unknown; msg?: unknown };
+        assert.equal(entry.compute_id, slot.computeId, line);
+        assert.ok(entry.level !== undefined && entry.msg !== undefined, line);
+      }
       // The container probes: alive (and Temporal reachable), not ready until the compute runs.
       const probe = (...args: string[]) => run(process.execPath, [BIN, 'probe', `--url=http://127.0.0.1:${slot.ext}`, ...args], { env });
       await probe('--temporal');
@@ -169,7 +176,7 @@ describe('the worker process and its environment', () => {
     const w = spawnWorker(stack, slot, { args: ['-c', configPath], env: { COMPUTE_CTL_FAILPOINTS: 'applyCatalog-after=crash' } });
     const exit = await w.exited;
     assert.equal(exit.code, 1);
-    assert.match(w.log(), /compute-ctl: the worker failed: Error: failpoint applyCatalog-after: crash/);
+    assert.match(w.log(), /"level":"error","msg":"the worker failed: Error: failpoint applyCatalog-after: crash/);
     // The postmaster that was running when the worker crashed (its own log line names its pid): the
     // crash happens after the catalog step, which needs it up. Polling for it while the worker runs
     // could miss the moment on a loaded machine.

@@ -197,6 +197,9 @@ describe('lifecycle workflow (fake activities)', () => {
       const startup = await env.client.workflow.getHandle(`${lifecycle}-startup-1`).describe();
       assert.equal(await startup.staticSummary(), `start 1 (primary, postgres storage) of compute ${fine}`);
       assert.equal(await (await env.computes.handle(fine).describe()).staticSummary(), `compute ${fine}`);
+      // No version markers (core_patch) in a new compute's history: nothing for an operator to wade through.
+      const events = (await env.computes.handle(fine).fetchHistory()).events ?? [];
+      assert.deepEqual(events.filter((e) => e.markerRecordedEventAttributes).map((e) => e.markerRecordedEventAttributes!.markerName), []);
     });
     const fake = fakeCompute({
       startPostgres: async () => {

@@ -2,6 +2,7 @@
 // in its own transaction and records its id; the first failure stops the run. Only appended to.
 import { withAdminClient } from '../admin-connection';
 import { inheritPrivilegedRole } from './do-blocks';
+import { log as logLine } from '../../log';
 
 interface Migration {
   id: number;
@@ -39,7 +40,7 @@ export interface MigrationReport {
 export async function runMigrations(
   connstr: string,
   priv: string,
-  log: (line: string) => void = (l) => console.error(l),
+  log: (line: string) => void = (l) => logLine('info', l),
 ): Promise<MigrationReport> {
   const report: MigrationReport = { applied: [], skipped: [], failed: null };
   await withAdminClient(connstr, 'migrations', async (client) => {
