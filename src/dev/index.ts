@@ -16,9 +16,18 @@ import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-
 import { startUpstream, type Upstream } from './upstream';
 
 const COMPUTE_ID = process.env.DEV_COMPUTE_ID ?? 'dev';
-const PORTS = { temporal: 7233, ui: 8233, codec: 8081, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+/** DEV_PORT_OFFSET moves every port (a second stack beside the first, the tests). */
+function portOffset(): number {
+  const v = process.env.DEV_PORT_OFFSET ?? '0';
+  if (!/^\d+$/.test(v) || Number(v) > 10_000) throw new Error(`DEV_PORT_OFFSET must be a whole number from 0 to 10000, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+const BASE_PORTS = { temporal: 7233, ui: 8233, codec: 8081, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+const PORTS = Object.fromEntries(Object.entries(BASE_PORTS).map(([k, p]) => [k, p + portOffset()])) as typeof BASE_PORTS;
 const BIN = path.join(REPO_ROOT, 'bin', 'compute-ctl.js');
-const DATA = path.join(REPO_ROOT, '.data');
+const DATA = process.env.DEV_DATA_DIR ? path.resolve(process.env.DEV_DATA_DIR) : path.join(REPO_ROOT, '.data');
+/** DATA as the banner shows it: relative to where npm run dev was started. */
+const SHOWN = path.relative(process.cwd(), DATA) || '.';
 
 function log(message: string): void {
   process.stderr.write(`dev: ${message}\n`);
@@ -146,7 +155,8 @@ async function main(): Promise<void> {
     if (!process.env.UPSTREAM_CONNSTR) {
       await requireFree('upstream PostgreSQL', PORTS.upstream);
       log('starting the upstream PostgreSQL (initdb on first run)');
-      upstream = await startUpstream({ pgdata: path.join(DATA, 'upstream'), port: PORTS.upstream, postgres, runAs });
+      // Its log in DATA/upstream/log: nothing may print after the banner.
+      upstream = await startUpstream({ pgdata: path.join(DATA, 'upstream'), port: PORTS.upstream, postgres, runAs, logToFiles: true });
       stops.push(() => upstream!.stop());
     }
 
@@ -158,7 +168,7 @@ async function main(): Promise<void> {
     // The worker's log (and its Postgres') goes to a file: the banner below stays the last thing on the terminal.
     const workerLog = path.join(DATA, 'worker.log');
     const logFd = openSync(workerLog, 'a', 0o644);
-    log(`starting compute worker ${COMPUTE_ID} (log: .data/worker.log)`);
+    log(`starting compute worker ${COMPUTE_ID} (log: ${SHOWN}/worker.log)`);
     const worker = spawn(
       process.execPath,
       [
@@ -169,7 +179,7 @@ async function main(): Promise<void> {
       { env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     closeSync(logFd);
-    failureContext = async () => `\nthe end of .data/worker.log:\n${(await readFile(workerLog, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`;
+    failureContext = async () => `\nthe end of ${SHOWN}/worker.log:\n${(await readFile(workerLog, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`;
     const workerExit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const api = `http://127.0.0.1:${PORTS.api}`;
     stops.push(async () => {
@@ -183,6 +193,7 @@ async function main(): Promise<void> {
 
     const request = JSON.parse(await readFile(path.join(REPO_ROOT, 'examples', 'spec.json'), 'utf8'));
     request.spec.storage.connstring = upstreamConnstring;
+    request.spec.cluster.postgresql_conf = String(request.spec.cluster.postgresql_conf).replace(/^port=\d+$/m, `port=${PORTS.compute}`);
     log('configuring the compute from examples/spec.json');
     const res = await fetch(`${api}/configure`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(request) });
     const body = (await res.json()) as { status?: string; error?: string; startup_metrics?: { total_startup_ms: number } };
@@ -193,17 +204,17 @@ async function main(): Promise<void> {
         '',
         `compute ${COMPUTE_ID} is ${body.status} (started in ${body.startup_metrics?.total_startup_ms} ms)`,
         `  compute API      ${api}/status   (POST /configure, POST /terminate, GET /metrics)`,
-        `  admin token      ${keys.adminToken}   (also in .data/admin.token)`,
-        `                   curl -H "Authorization: Bearer $(cat .data/admin.token)" ${api}/status`,
+        `  admin token      ${keys.adminToken}   (also in ${SHOWN}/admin.token)`,
+        `                   curl -H "Authorization: Bearer $(cat ${SHOWN}/admin.token)" ${api}/status`,
         `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
         `                   payloads decoded by the codec server at http://127.0.0.1:${PORTS.codec} (secrets redacted); ComputeStatus="running" finds it`,
-        `  worker log       tail -f .data/worker.log`,
+        `  worker log       tail -f ${SHOWN}/worker.log`,
         `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
         `  upstream         ${upstreamConnstring}`,
-        `  payloads in Temporal are encrypted; COMPUTE_CTL_PAYLOAD_KEY=$(cat .data/payload.key) for compute-ctl commands`,
+        `  payloads in Temporal are encrypted; COMPUTE_CTL_PAYLOAD_KEY=$(cat ${SHOWN}/payload.key) for compute-ctl commands`,
         '',
         'Ctrl-C terminates the compute and stops everything this started; npm run dev again starts it again',
-        'from .data/ (rm -rf .data for a new stack).',
+        `from ${SHOWN}/ (rm -rf ${SHOWN} for a new stack).`,
         '',
       ].join('\n'),
     );

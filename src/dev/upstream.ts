@@ -11,6 +11,8 @@ export interface UpstreamOptions {
   /** Path of the postgres binary (initdb is its sibling). */
   postgres: string;
   runAs: RunAs | null;
+  /** Its log in files under PGDATA/log (Postgres' logging collector) instead of our stderr. */
+  logToFiles?: boolean;
 }
 
 export interface Upstream {
@@ -36,7 +38,10 @@ export async function startUpstream(o: UpstreamOptions): Promise<Upstream> {
     pgdata: o.pgdata,
     runAs: o.runAs,
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
-    args: ['-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
+    args: [
+      '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
+      ...(o.logToFiles ? ['-c', 'logging_collector=on'] : []),
+    ],
   });
   return {
     connstring: `postgresql://cloud_admin@127.0.0.1:${o.port}/postgres`,
