@@ -1,7 +1,9 @@
 // The lifecycle workflow's logic with fake activities (no Postgres): the interleavings of requests,
 // Postgres dying, the retry policies of the steps, continue-as-new.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { temporalCliPath } from '../../src/dev/temporal-server';
 import { ComputeFailure, FAILURE } from '../../src/compute/failures';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { ComputeError } from '../../src/client';
@@ -16,6 +18,18 @@ const spec = (roles: string[] = []) =>
     storage: { type: 'postgres', connstring: 'postgresql://nobody@127.0.0.1:1/postgres' },
     cluster: { roles: roles.map((name) => ({ name, encrypted_password: null, options: null })), databases: [] },
   });
+
+const TENANT = 'b0554b632bd4d547a63b86c3630317e8';
+const TIMELINE = '2414a61ffc94e428f14b5758fe308e13';
+const neonSpec = parseComputeSpec({
+  format_version: 1,
+  suspend_timeout_seconds: -1,
+  tenant_id: TENANT,
+  timeline_id: TIMELINE,
+  pageserver_connstring: 'postgresql://no@127.0.0.1:1',
+  safekeeper_connstrings: ['127.0.0.1:2'],
+  cluster: { roles: [], databases: [] },
+});
 
 async function rejection(p: Promise<unknown>): Promise<ComputeError> {
   const err = await p.then(
@@ -143,15 +157,6 @@ describe('lifecycle workflow (fake activities)', () => {
   });
 
   test('a startup that fails is typed by its step and backend, as the Temporal UI lists it', async () => {
-    const neonSpec = parseComputeSpec({
-      format_version: 1,
-      suspend_timeout_seconds: -1,
-      tenant_id: 'b0554b632bd4d547a63b86c3630317e8',
-      timeline_id: '2414a61ffc94e428f14b5758fe308e13',
-      pageserver_connstring: 'postgresql://no@127.0.0.1:1',
-      safekeeper_connstrings: ['127.0.0.1:2'],
-      cluster: { roles: [], databases: [] },
-    });
     const cases = [
       { step: 'preparePgdata', parsed: spec(), type: 'PgdataPrepareFailed' },
       { step: 'determineStartLsn', parsed: spec(), type: 'StartLsnFailed' },
@@ -212,6 +217,19 @@ describe('lifecycle workflow (fake activities)', () => {
       await until('listed as failed', async () => ((await list(`ComputeStatus = "failed" AND ComputeId = "${broken}"`)).length === 1 ? true : undefined));
     });
     assert.deepEqual(await list(`ComputeStatus = "failed" AND ComputeId = "${fine}"`), []);
+
+    // A Neon compute: found by its tenant and timeline, its children too; and from the Temporal CLI.
+    const tenants = newComputeId('wf');
+    await withWorker(env, tenants, fakeCompute().activities, async () => {
+      await env.computes.ensureStarted(tenants, { searchAttributes: true });
+      await env.computes.configure(tenants, neonSpec);
+      const query = `TenantId = "${TENANT}" AND TimelineId = "${TIMELINE}" AND ComputeId = "${tenants}"`;
+      await until('listed by tenant and timeline', async () =>
+        (await list(query)).join() === [`compute-${tenants}`, `compute-${tenants}-startup-1`].join() ? true : undefined,
+      );
+      const cli = execFileSync(temporalCliPath(), ['workflow', 'list', '--address', env.server.address, '--query', query, '--output', 'json'], { encoding: 'utf8' });
+      assert.deepEqual((JSON.parse(cli) as { execution: { workflowId: string } }[]).map((w) => w.execution.workflowId).sort(), [`compute-${tenants}`, `compute-${tenants}-startup-1`]);
+    });
   });
 
   test('a step that fails for good is tried once: the error chain in /status, Postgres stopped', async () => {
