@@ -23,6 +23,8 @@ export interface TemporalServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** The UI decodes payloads through this codec server (`compute-ctl codec-server`). */
   uiCodecEndpoint?: string;
+  /** Register the compute search attributes at start (default); false: a bare namespace, as a new cluster's. */
+  searchAttributes?: boolean;
 }
 
 export interface TemporalServer {
@@ -38,7 +40,7 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
   if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
   // Registered at start, so that the first compute's workflows carry them (no wait for the namespace).
-  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=Keyword`);
+  if (o.searchAttributes !== false) for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=Keyword`);
   // Eager activity dispatch: an activity scheduled by a workflow task goes straight back to the
   // worker that completed it (each compute's worker polls its own task queue), saving a round trip.
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');

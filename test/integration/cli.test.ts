@@ -10,6 +10,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
+import { Connection } from '@temporalio/client';
+import { freePort } from '../../src/dev/ports';
+import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
 import { isAlive, livePostmasterPid, stopPostmaster } from '../../src/postgres/postmaster';
 import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
 import { BIN, computeSlot, spawnWorker, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
@@ -232,3 +235,33 @@ describe('the worker process and its environment', () => {
   });
 });
 
+
+describe('search attributes on a namespace that lacks them', () => {
+  let temporal: TemporalServer;
+  before(async () => {
+    temporal = await startTemporalServer({ port: await freePort(), searchAttributes: false });
+  });
+  after(async () => {
+    await temporal?.stop();
+  });
+  const registered = async () => {
+    const connection = await Connection.connect({ address: temporal.address });
+    try {
+      return Object.keys((await connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {});
+    } finally {
+      await connection.close();
+    }
+  };
+
+  test('compute-ctl setup-namespace registers them (Keyword), once', async () => {
+    assert.ok(!(await registered()).includes('ComputeStatus'));
+    const env = { ...process.env, TEMPORAL_ADDRESS: temporal.address };
+    const first = JSON.parse((await run(process.execPath, [BIN, 'setup-namespace'], { env })).stdout);
+    assert.deepEqual(first, { namespace: 'default', added: ['ComputeId', 'TenantId', 'TimelineId', 'ComputeStatus', 'ComputeMode'] });
+    for (const name of first.added) assert.ok((await registered()).includes(name), name);
+    const again = JSON.parse((await run(process.execPath, [BIN, 'setup-namespace'], { env })).stdout);
+    assert.deepEqual(again.added, []);
+    // Another namespace that does not exist: a clear error, exit 1.
+    await assert.rejects(run(process.execPath, [BIN, 'setup-namespace', '--temporal-namespace', 'nowhere'], { env }), /could not register .* in namespace nowhere/);
+  });
+});
