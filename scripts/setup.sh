@@ -19,6 +19,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.
   # registry lacks other platforms' optional builds (@swc/core-darwin-*), as the one here does.
   npm install --no-audit --no-fund >&2
 fi
+# The PostgreSQL 14/16/17 servers of the version matrix come from npm packages whose install
+# scripts npm does not run here: their library symlinks are made by us.
+node scripts/pg-symlinks.js || die "could not link the libraries of the embedded PostgreSQL packages"
 
 # 2. The Temporal CLI (dev server + UI). Built from source with the Go module proxy, because no
 #    package registry reachable here ships a Temporal server binary. A copy is kept in the user's

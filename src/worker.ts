@@ -9,6 +9,7 @@ import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio
 import type { FastifyInstance } from 'fastify';
 import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
 import { resolveRunAs, type RunAs } from './postgres/os';
+import { postgresMajorVersion, versionName } from './postgres/pgbin';
 import { livePostmasterPid, signalPostmaster } from './postgres/postmaster';
 import { createAuthenticator, type Authenticator } from './api/auth';
 import { buildExternalServer, buildInternalServer } from './api/server';
@@ -279,7 +280,10 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const processStartTime = new Date().toISOString();
   const runAs = resolveRunAs(o.pgUser);
   const statusFile = statusFileFor(path.resolve(o.pgdata));
+  // Known before anything listens: an unsupported server refuses the start with a clear error.
+  const pgMajor = postgresMajorVersion(o.postgres);
   const cache = new StatusCache(o.computeId, await initialView(o.computeId, processStartTime, statusFile), statusFile);
+  cache.pgVersion = versionName(await pgMajor);
   const monitor = new ComputeMonitor(new ActivityProbe(o.connstr, o.pgdata), () => cache.currentStatus());
   const extensionStats = new ExtensionStats(o.connstr);
   cache.lastActiveFrom(() => monitor.lastActive());

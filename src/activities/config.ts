@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { renderPostgresqlConf } from '../postgres/config-files';
 import { writeOwnedFile } from '../postgres/os';
+import { postgresMajorVersion } from '../postgres/pgbin';
 import { reloadAndWait } from '../postgres/reload';
 import type { ComputeSettings } from './settings';
 
@@ -16,6 +17,7 @@ export async function writePostgresqlConf(s: ComputeSettings, parsed: ParsedSpec
     internalHttpPort: s.internalHttpPort,
     privilegedRoleName: s.privilegedRoleName,
     overcommitMemory: await readOvercommit(),
+    pgMajor: await postgresMajorVersion(s.postgres),
   });
   await writeOwnedFile(path.join(s.pgdata, 'postgresql.conf'), conf, s.runAs);
 }

@@ -1,6 +1,9 @@
 // The steps that talk to the compute's storage: start LSN (§4.4), basebackup (§4.5), the final LSN
 // (§9) and LSN leases (§8.2).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ComputeFailure, FAILURE } from '../compute/failures';
+import { postgresMajorVersion } from '../postgres/pgbin';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { storageFor, type BasebackupResult, type StartLsn } from '../storage';
 import { acquireLeases, type LeaseOutcome } from '../storage/neon';
@@ -21,9 +24,18 @@ export function storageActivities(s: ComputeSettings) {
       return acquireLeases(parsed, parsed.mode.lsn);
     },
 
-    /** §4.5 */
+    /** §4.5; a basebackup of another major version than our server's is refused before Postgres starts. */
     async fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<BasebackupResult> {
-      return storageFor(parsed).basebackup(parsed, lsn, storageContext(s));
+      const result = await storageFor(parsed).basebackup(parsed, lsn, storageContext(s));
+      const [found, ours] = await Promise.all([readFile(path.join(s.pgdata, 'PG_VERSION'), 'utf8').catch(() => null), postgresMajorVersion(s.postgres)]);
+      if (found === null) throw ComputeFailure.permanent(FAILURE.basebackupFailed, 'the basebackup holds no PG_VERSION: it is not a PostgreSQL data directory');
+      if (found.trim() !== String(ours)) {
+        throw ComputeFailure.permanent(
+          FAILURE.basebackupFailed,
+          `the basebackup is of PostgreSQL ${found.trim()} (its PG_VERSION), but ${s.postgres} is PostgreSQL ${ours}: the compute needs binaries of the data's major version`,
+        );
+      }
+      return result;
     },
 
     /** After Postgres stopped: the LSN /terminate reports (Primary only). */

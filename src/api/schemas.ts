@@ -46,6 +46,7 @@ export const StatusViewSchema = Type.Object({
   lsn_lease: Nullable(LeaseStateSchema),
   stale: Type.Optional(Type.Object({ since: Type.String(), reason: Type.String() })),
   replication: Type.Optional(Type.Object({ wal_receiver: Nullable(Type.String()), not_streaming_since: Nullable(Type.String()) })),
+  pg_version: Type.Optional(Type.String()),
 });
 
 export const ErrorSchema = Type.Object({ error: Type.String() });

@@ -168,13 +168,17 @@ export class StatusCache implements ComputeOperations {
     return this.withObservations(this.view);
   }
 
-  /** A view of the workflow's with what this process observes itself: last_active, staleness, replication. */
+  /** The PostgreSQL major this process runs (`v17`), shown in every view. */
+  pgVersion: string | null = null;
+
+  /** A view of the workflow's with what this process observes itself: last_active, staleness, replication, its Postgres version. */
   private withObservations(view: StatusView): StatusView {
     const lastActive = this.lastActive();
     const replica = view.mode === 'replica' && view.status === 'running' && this.replication;
-    if (!lastActive && !this.staleMark && !replica) return view;
+    if (!lastActive && !this.staleMark && !replica && !this.pgVersion) return view;
     return {
       ...view,
+      ...(this.pgVersion ? { pg_version: this.pgVersion } : {}),
       ...(lastActive ? { last_active: lastActive } : {}),
       ...(this.staleMark ? { stale: { ...this.staleMark } } : {}),
       ...(replica ? { replication: this.replication!() } : {}),

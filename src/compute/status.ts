@@ -162,6 +162,8 @@ export interface StatusView {
   stale?: StaleMark;
   /** Replica computes: the WAL stream from the upstream, as the compute monitor last saw it. */
   replication?: ReplicationView;
+  /** The PostgreSQL major version this process runs (`v14`..`v17`, §1), from its binary. */
+  pg_version?: string;
 }
 
 export interface ReplicationView {

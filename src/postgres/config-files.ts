@@ -19,6 +19,8 @@ export interface ConfOptions {
   privilegedRoleName: string;
   /** Contents of /proc/sys/vm/overcommit_memory, if known. */
   overcommitMemory?: string | null;
+  /** The server's major version: settings a version lacks must not be written (it would refuse to start). */
+  pgMajor: number;
 }
 
 function neonStorageLines(parsed: ParsedSpec): string[] {
@@ -110,6 +112,9 @@ export function renderPostgresqlConf(parsed: ParsedSpec, opts: ConfOptions): str
   out.push(...neonStorageLines(parsed), ...upstreamStorageLines(parsed));
   // TLS (§4.3.6) comes with the tls_experimental feature; not supported yet, so never written.
   out.push("lc_messages='C.UTF-8'", "lc_monetary='C.UTF-8'", "lc_time='C.UTF-8'", "lc_numeric='C.UTF-8'");
+  // PostgreSQL 16 no longer lets a CREATEROLE role use the roles it creates unless granted: a user
+  // role (which has CREATEROLE) gets them with SET and INHERIT, as before 16. Settings may override it.
+  if (opts.pgMajor >= 16) out.push("createrole_self_grant = 'set, inherit'");
   out.push(`neon.compute_mode=${mode.type}`);
   if (mode.type === 'static') out.push('hot_standby=on', `recovery_target_lsn='${mode.lsn}'`);
   if (mode.type === 'replica') out.push('hot_standby=on');

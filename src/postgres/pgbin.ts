@@ -38,3 +38,42 @@ export function findPostgres(given?: string): string {
   // Siblings (initdb, pg_basebackup, …) are looked up next to the real binary, not a symlink to it.
   return realpathSync(found);
 }
+
+/** Versions of PostgreSQL this supervisor runs (as Neon's compute images: v14 to v17). */
+export const SUPPORTED_MAJORS = [14, 15, 16, 17] as const;
+
+const majors = new Map<string, Promise<number>>();
+
+/**
+ * The major version of the server `postgres` is (§1: Neon reads `pg_config --version`; `postgres
+ * --version` serves where there is no pg_config beside it, as in the embedded builds).
+ */
+export function postgresMajorVersion(postgres: string): Promise<number> {
+  let known = majors.get(postgres);
+  if (!known) {
+    known = majorOf(postgres);
+    majors.set(postgres, known);
+    known.catch(() => majors.delete(postgres));
+  }
+  return known;
+}
+
+async function majorOf(postgres: string): Promise<number> {
+  const { execFile } = await import('node:child_process');
+  const run = (file: string) =>
+    new Promise<string>((resolve, reject) => execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
+  const text = executable(pgConfig) ? await run(pgConfig).catch(() => run(postgres)) : await run(postgres);
+  const m = /PostgreSQL\)?\s+(\d+)(?:\.\d+)?/.exec(text);
+  if (!m) throw new Error(`cannot tell the PostgreSQL version of ${postgres} from ${JSON.stringify(text.trim())}`);
+  const major = Number(m[1]);
+  if (!(SUPPORTED_MAJORS as readonly number[]).includes(major)) {
+    throw new Error(`${postgres} is PostgreSQL ${major}; compute-ctl runs PostgreSQL ${SUPPORTED_MAJORS.join(', ')}`);
+  }
+  return major;
+}
+
+/** `v17`, as Neon names a major version (§1). */
+export function versionName(major: number): string {
+  return `v${major}`;
+}

@@ -2,12 +2,13 @@
 // WAL position, the basebackup comes from its replication protocol (pg_basebackup). Primaries start
 // as independent writable copies, Replicas as streaming hot standbys (primary_conninfo is written
 // by the config renderer).
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import { failpoint } from '../postgres/failpoints';
 import { chown, runProgram, tail } from '../postgres/os';
+import { postgresMajorVersion } from '../postgres/pgbin';
 import { clearForBasebackup } from './pgdata';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { StorageBackend, StorageContext } from './types';
@@ -79,6 +80,13 @@ export const postgresStorage: StorageBackend = {
     const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
     if (password !== null) env.PGPASSWORD = password;
     const pgBasebackup = path.join(ctx.pgbinDir, 'pg_basebackup');
+    if (!(await fs.access(pgBasebackup, fsConstants.X_OK).then(() => true, () => false))) {
+      const major = await postgresMajorVersion(ctx.postgres).catch(() => null);
+      throw ComputeFailure.permanent(
+        FAILURE.basebackupFailed,
+        `there is no pg_basebackup beside ${ctx.postgres}: the postgres storage backend copies the upstream with the pg_basebackup of the server's major version${major ? ` (PostgreSQL ${major})` : ''}; install it there, or use the neon storage`,
+      );
+    }
     const result = await runProgram(
       pgBasebackup,
       // fast checkpoint: do not wait for a spread checkpoint; no fsync: a crash means a new basebackup anyway.

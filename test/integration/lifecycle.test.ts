@@ -35,6 +35,7 @@ describe('compute lifecycle over HTTP', () => {
     assert.equal(res.status, 200);
     const body = await json(res);
     assert.equal(body.status, 'empty');
+    assert.equal(body.pg_version, 'v15', 'the major version of the server it runs (§1)');
     assert.equal(body.tenant, null);
     assert.equal(body.error, null);
     assert.ok(res.headers.get('x-request-id'));

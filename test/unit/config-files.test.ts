@@ -6,7 +6,7 @@ import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/postgres/config-files';
 
 const spec = () => JSON.parse(readFileSync(path.join(__dirname, '../../../test/fixtures/neon-attached-config.json'), 'utf8')).spec;
-const opts = { internalHttpPort: 3081, privilegedRoleName: 'neon_superuser' };
+const opts = { internalHttpPort: 3081, privilegedRoleName: 'neon_superuser', pgMajor: 15 };
 
 describe('postgresql.conf rendering', () => {
   test('the reference example renders in §4.3 order', () => {
@@ -110,5 +110,13 @@ describe('postgresql.conf rendering', () => {
     assert.ok(renderPgHba().includes(PG_HBA_MD5_LINE));
     assert.equal(ensureMd5Line(renderPgHba()), renderPgHba());
     assert.equal(ensureMd5Line('local all all trust'), `local all all trust\n${PG_HBA_MD5_LINE}\n`);
+  });
+});
+
+describe('postgresql.conf follows the server version', () => {
+  const parsed = parseComputeSpec({ format_version: 1, suspend_timeout_seconds: -1, storage: { type: 'postgres', connstring: 'postgresql://u@h/db' }, cluster: { roles: [], databases: [] } });
+  test('16 and 17 get createrole_self_grant (14 and 15 do not know it and would refuse to start)', () => {
+    for (const pgMajor of [14, 15]) assert.doesNotMatch(renderPostgresqlConf(parsed, { ...opts, pgMajor }), /createrole_self_grant/);
+    for (const pgMajor of [16, 17]) assert.match(renderPostgresqlConf(parsed, { ...opts, pgMajor }), /^createrole_self_grant = 'set, inherit'$/m);
   });
 });
