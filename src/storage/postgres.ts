@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import { failpoint } from '../postgres/failpoints';
 import { chown, runProgram, tail } from '../postgres/os';
+import { latestCheckpointLsn } from '../postgres/control-file';
 import { findClientProgram, postgresMajorVersion } from '../postgres/pgbin';
 import { clearForBasebackup } from './pgdata';
 import type { ParsedSpec } from '../compute-spec/parse';
@@ -116,14 +117,7 @@ export const postgresStorage: StorageBackend = {
 
   async finalLsn(parsed, ctx) {
     if (parsed.mode.type !== 'primary') return null;
-    const pgControldata = await findClientProgram(ctx.postgres, 'pg_controldata');
-    if (pgControldata === null) throw new Error(`there is no pg_controldata beside ${ctx.postgres}, nor a newer one on this machine: the final LSN cannot be read`);
-    const result = await runProgram(pgControldata, [ctx.pgdata], {
-      runAs: ctx.runAs,
-      env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
-    });
-    const m = /^Latest checkpoint location:\s+([0-9A-F]+\/[0-9A-F]+)$/m.exec(result.stdout);
-    if (result.code !== 0 || !m) throw new Error(`pg_controldata failed: ${tail(result.stderr || result.stdout, 3)}`);
-    return m[1];
+    // As pg_controldata's "Latest checkpoint location": the shutdown checkpoint just written.
+    return latestCheckpointLsn(ctx.pgdata);
   },
 };
