@@ -123,6 +123,15 @@ describe('PostgreSQL 14, 16 and 17 on the neon backend (embedded builds, fixture
       const listed = await json(await c.api('/dbs_and_roles'));
       for (const name of HOSTILE) assert.ok(listed.databases.some((d: { name: string; owner: string }) => d.name === name && d.owner === name), name);
 
+      // The internal API's /grants (§6.4) on this server.
+      const grants = await fetch(`${c.worker.internalUrl}/grants`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ database: 'neondb', schema: 'public', role: HOSTILE[2], privileges: ['USAGE', 'CREATE'] }),
+      });
+      assert.equal(grants.status, 201, await grants.clone().text());
+      assert.deepEqual(await sql(c, `SELECT has_schema_privilege('${HOSTILE[2].replace(/'/g, "''")}', 'public', 'CREATE') AS ok`, 'neondb'), [{ ok: true }]);
+
       // What differs between versions.
       const granted = await sql<{ p: string }>(
         c,
