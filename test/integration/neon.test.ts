@@ -138,14 +138,50 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     safekeepers[0].status = { flush_lsn: '0/3000000', commit_lsn: '0/2000000' };
     safekeepers[1].status = { flush_lsn: '0/3000000', commit_lsn: '0/3000000' };
     safekeepers[2].refuse = true;
-    const before = syncCalls().length;
-    const c = await compute();
-    const res = await c.api('/configure', postJson(neonRequest(c)));
-    assert.equal(res.status, 200, JSON.stringify(await json(res)));
-    assert.equal(syncCalls().length, before + 1);
-    assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} 0/ABCDEF0 --gzip`);
-    await c.api('/terminate?mode=immediate', { method: 'POST' });
-    safekeepers[2].refuse = false;
+    try {
+      const before = syncCalls().length;
+      const c = await compute();
+      const res = await c.api('/configure', postJson(neonRequest(c)));
+      assert.equal(res.status, 200, JSON.stringify(await json(res)));
+      assert.equal(syncCalls().length, before + 1);
+      assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} 0/ABCDEF0 --gzip`);
+      await c.api('/terminate?mode=immediate', { method: 'POST' });
+    } finally {
+      safekeepers[2].refuse = false;
+    }
+  });
+
+  test('safekeepers slower than the 100 ms TIMELINE_STATUS wait count as not answering: sync-safekeepers decides', async () => {
+    for (const sk of safekeepers) {
+      sk.status = { flush_lsn: backupLsn, commit_lsn: backupLsn };
+      sk.delayMs = 400;
+    }
+    try {
+      const before = syncCalls().length;
+      const asked = safekeepers.map((sk) => sk.server.received.length);
+      const c = await compute();
+      const res = await c.api('/configure', postJson(neonRequest(c)));
+      assert.equal(res.status, 200, JSON.stringify(await json(res)));
+      assert.ok(safekeepers.every((sk, i) => sk.server.received.length > asked[i]), 'every safekeeper was asked');
+      assert.equal(syncCalls().length, before + 1, 'in sync, but too slow: the fast path was not taken');
+      assert.equal(pageserver.queries('basebackup').at(-1), `basebackup ${TENANT} ${TIMELINE} 0/ABCDEF0 --gzip`);
+      await c.api('/terminate?mode=immediate', { method: 'POST' });
+    } finally {
+      for (const sk of safekeepers) sk.delayMs = 0;
+    }
+  });
+
+  test('a spec naming a tenant the storage does not have: refused by the safekeepers and the pageserver, the start fails with its text', async () => {
+    const other = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    for (const sk of safekeepers) sk.status = { flush_lsn: backupLsn, commit_lsn: backupLsn };
+    const refusedBefore = safekeepers.map((sk) => sk.server.received.length);
+    const c = await compute({ basebackupRetries: 0 });
+    const res = await c.api('/configure', postJson(neonRequest(c, { tenant_id: other })));
+    assert.equal(res.status, 500);
+    const status = await json(await c.api('/status'));
+    assert.equal(status.status, 'failed');
+    assert.match(status.error, new RegExp(`Caused by:\\n    NotFound: tenant ${other}`));
+    assert.ok(safekeepers.some((sk, i) => sk.server.received.length > refusedBefore[i]));
   });
 
   test('Static: the basebackup at its LSN with --replica, a hot standby, LSN leases renewed', async () => {

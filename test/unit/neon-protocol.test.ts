@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { basebackupQuery, shardZeroUrl, tenantShardId } from '../../src/storage/neon/pageserver';
 import { formatLsn, parseLsn } from '../../src/compute/lsn';
+import { basebackupRefusal, FIXTURE_TENANT, FIXTURE_TIMELINE, leaseRefusal } from '../fixtures/neon';
 
 const T = 'b0554b632bd4d547a63b86c3630317e8';
 const TL = '2414a61ffc94e428f14b5758fe308e13';
@@ -33,5 +34,26 @@ describe('Neon protocol texts', () => {
     assert.equal(parseLsn('1/0'), 1n << 32n);
     assert.equal(formatLsn(parseLsn('a/b0')), 'A/B0');
     assert.throws(() => parseLsn('nonsense'), /invalid LSN/);
+  });
+});
+
+describe('the fixture pageserver refuses what a real one would', () => {
+  const words = (sql: string) => sql.trim().split(' ');
+  test("compute-ctl's own queries pass", () => {
+    assert.equal(basebackupRefusal(words(basebackupQuery(FIXTURE_TENANT, FIXTURE_TIMELINE, '0/16B37F0', { type: 'primary' }))), null);
+    assert.equal(basebackupRefusal(words(basebackupQuery(FIXTURE_TENANT, FIXTURE_TIMELINE, '0/0', { type: 'replica' }))), null);
+    assert.equal(leaseRefusal(words(`lease lsn ${FIXTURE_TENANT} ${FIXTURE_TIMELINE} 0/16B37F0 `)), null);
+    assert.equal(leaseRefusal(words(`lease lsn ${FIXTURE_TENANT}-0104 ${FIXTURE_TIMELINE} 0/16B37F0 `)), null);
+  });
+  test('wrong tenant or timeline, malformed LSNs and flags, missing words', () => {
+    const other = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    assert.equal(basebackupRefusal(words(`basebackup ${other} ${FIXTURE_TIMELINE} 0/1 --gzip`)), `NotFound: tenant ${other}`);
+    assert.equal(basebackupRefusal(words(`basebackup ${FIXTURE_TENANT} ${other} --gzip`)), `NotFound: timeline ${FIXTURE_TENANT}/${other}`);
+    assert.equal(basebackupRefusal(words(`basebackup ${FIXTURE_TENANT} ${FIXTURE_TIMELINE} 0x16 --gzip`)), 'invalid basebackup lsn: 0x16');
+    assert.equal(basebackupRefusal(words(`basebackup ${FIXTURE_TENANT} ${FIXTURE_TIMELINE} --zip`)), 'invalid basebackup flag: --zip');
+    assert.match(basebackupRefusal(words(`basebackup ${FIXTURE_TENANT}`))!, /^invalid basebackup command/);
+    assert.equal(leaseRefusal(words(`lease lsn ${FIXTURE_TENANT} ${FIXTURE_TIMELINE} 16B37F0 `)), 'invalid lsn: 16B37F0');
+    assert.match(leaseRefusal(words(`lease lsn ${FIXTURE_TENANT} ${FIXTURE_TIMELINE}`))!, /^invalid lease lsn command/);
+    assert.equal(leaseRefusal(words(`lease lsn ${FIXTURE_TENANT}-zz ${FIXTURE_TIMELINE} 0/1`)), `NotFound: tenant ${FIXTURE_TENANT}-zz`);
   });
 });
