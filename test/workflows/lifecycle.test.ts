@@ -297,6 +297,38 @@ describe('lifecycle workflow (fake activities)', () => {
     );
   });
 
+  test("by default the basebackup is retried 10 times, 500 ms then ×1.5 (§4.5: Neon's policy), as the history records it", async () => {
+    const scheduled = async (id: string) => {
+      const events = (await env.client.workflow.getHandle(`compute-${id}-startup-1`).fetchHistory()).events ?? [];
+      const at = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchBasebackup')!;
+      const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === at.eventId?.toString());
+      const policy = at.activityTaskScheduledEventAttributes!.retryPolicy!;
+      return {
+        maximumAttempts: policy.maximumAttempts,
+        initialIntervalMs: Number(policy.initialInterval?.seconds ?? 0) * 1000 + (policy.initialInterval?.nanos ?? 0) / 1e6,
+        backoffCoefficient: policy.backoffCoefficient,
+        attempt: started?.activityTaskStartedEventAttributes?.attempt,
+      };
+    };
+    // Two failures, then the basebackup comes: 0.5 s and 0.75 s of backoff, not the full ten.
+    let calls = 0;
+    const flaky = fakeCompute({
+      fetchBasebackup: async () => {
+        if (++calls < 3) throw new Error('pageserver went away');
+        return { bytes: 1234, connectMicros: 56 };
+      },
+    });
+    await withCompute(env, flaky, async (id) => {
+      assert.equal((await env.computes.configure(id, spec())).status, 'running');
+      assert.deepEqual(await scheduled(id), { maximumAttempts: 11, initialIntervalMs: 500, backoffCoefficient: 1.5, attempt: 3 });
+    });
+    // NEON_COMPUTE_TESTING_BASEBACKUP_RETRIES bounds it.
+    await withCompute(env, fakeCompute(), async (id) => {
+      await env.computes.configure(id, spec());
+      assert.equal((await scheduled(id)).maximumAttempts, 3);
+    }, { basebackupRetries: 2 });
+  });
+
   test('continue-as-new keeps the whole status, resumes the watch on Postgres, and terminates', async () => {
     const fake = fakeCompute();
     await withCompute(
