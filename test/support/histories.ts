@@ -7,14 +7,25 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
 export const HISTORIES_DIR = path.join(__dirname, '../../../test/histories');
 
+/**
+ * Every run of each workflow (a workflow that continued as new has several: the runs before the
+ * last end in continue-as-new, a path replay must guard too), oldest first: `<name>.<type>.json`
+ * for a single run, `<name>.<type>.run<n>.json` for several.
+ */
 export async function recordHistories(client: Client, name: string, workflowIds: string[]): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   await mkdir(HISTORIES_DIR, { recursive: true });
   for (const workflowId of workflowIds) {
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const runs: { runId: string; startTime: Date }[] = [];
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: w.runId, startTime: w.startTime });
+    runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
     const type = workflowId.replace(/^compute-[^-]+(-\d+)*-?/, '').replace(/-\d+$/, '') || 'lifecycle';
-    // The workflow ID is kept beside the history: replay needs it (children are named after it).
-    const recorded = { workflowId, history: JSON.parse(historyToJSON(history)) };
-    await writeFile(path.join(HISTORIES_DIR, `${name}.${type}.json`), `${JSON.stringify(recorded)}\n`);
+    for (const [i, { runId }] of runs.entries()) {
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      // The workflow ID is kept beside the history: replay needs it (children are named after it).
+      const recorded = { workflowId, history: JSON.parse(historyToJSON(history)) };
+      const file = runs.length === 1 ? `${name}.${type}.json` : `${name}.${type}.run${i + 1}.json`;
+      await writeFile(path.join(HISTORIES_DIR, file), `${JSON.stringify(recorded)}\n`);
+    }
   }
 }

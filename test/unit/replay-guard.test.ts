@@ -1,0 +1,99 @@
+// Proof that the recorded histories guard every path: each change below would break running
+// computes, and replaying test/histories against a copy of the workflow code with that change must
+// fail. (The unchanged code replays them all: replay.test.ts.)
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { installRuntime } from '../../src/runtime';
+import { HISTORIES_DIR } from '../support/histories';
+
+const COMPILED = path.join(__dirname, '../../src');
+
+/** A change to the compiled workflow code: `find` must occur exactly once in `file`. */
+interface Mutation {
+  name: string;
+  file: string;
+  find: string;
+  replace: (found: string) => string;
+}
+
+const MUTATIONS: Mutation[] = [
+  {
+    name: 'the lease is no longer cancelled on terminate',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).cancel().catch(() => undefined);',
+    replace: () => 'void 0;',
+  },
+  {
+    name: 'new pageservers are no longer signalled to the lease',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).signal(messages_1.pageserversChangedSignal, spec).catch(() => undefined);',
+    replace: () => 'void 0;',
+  },
+  {
+    name: 'continue-as-new disabled',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'shouldContinueAsNew() {',
+    replace: (found) => `${found} return false;`,
+  },
+  {
+    name: 'an activity added on the path of Postgres dying',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'failOnPostgresExit() {',
+    replace: (found) => `${found} activity_proxies_1.acts.reloadConfig(this.state.spec).catch(() => undefined);`,
+  },
+  {
+    name: "a timer added on the lease's error path",
+    file: 'workflows/lease.js',
+    find: "Object.assign(state, { status: 'retrying', error: (0, errors_1.errorChain)(err) });",
+    replace: (found) => `${found} await wf.sleep(1);`,
+  },
+];
+
+const histories = readdirSync(HISTORIES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => {
+    const recorded = JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'));
+    return { workflowId: recorded.workflowId as string, history: historyFromJSON(recorded.history), file: f };
+  });
+
+/** The recorded histories the workflow code under `dir` fails to replay. */
+async function failingReplays(dir: string): Promise<string[]> {
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories(
+    {
+      workflowsPath: path.join(dir, 'workflows', 'index.js'),
+      replayName: 'compute-ctl-replay-guard',
+      sinks: { compute: { status: { fn: () => undefined, callDuringReplay: true } } },
+    },
+    histories,
+  )) {
+    if (result.error) failures.push(histories.find((h) => h.workflowId === result.workflowId)?.file ?? result.workflowId);
+  }
+  return failures;
+}
+
+describe('the recorded histories guard every path', { timeout: 600_000 }, () => {
+  const copies: string[] = [];
+  after(() => copies.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  for (const m of MUTATIONS) {
+    test(`replay fails when ${m.name}`, async () => {
+      await installRuntime('ERROR');
+      // Inside dist/, so that the bundler resolves @temporalio/* from the project's node_modules.
+      const dir = mkdtempSync(path.join(COMPILED, '..', 'mutant-'));
+      copies.push(dir);
+      cpSync(COMPILED, dir, { recursive: true });
+      const file = path.join(dir, m.file);
+      const code = readFileSync(file, 'utf8');
+      assert.equal(code.split(m.find).length - 1, 1, `${m.file} holds the code to change exactly once (update the mutation if the code moved)`);
+      writeFileSync(file, code.replace(m.find, m.replace(m.find)));
+      const failed = await failingReplays(dir);
+      assert.ok(failed.length > 0, `every recorded history still replays with ${m.name}`);
+    });
+  }
+});
