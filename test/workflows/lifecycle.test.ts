@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import { temporalCliPath } from '../../src/dev/temporal-server';
 import { ComputeFailure, FAILURE } from '../../src/compute/failures';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
-import { ComputeError } from '../../src/client';
+import { ComputeClient, ComputeError } from '../../src/client';
+import { HTTP_STATUS } from '../../src/api/common';
 import { fakeCompute, type FakeCompute } from '../support/fake-activities';
 import { until } from '../support/stack';
 import { newComputeId, useWorkflowEnv, withWorker, type WorkflowEnv } from '../support/workflow-env';
@@ -295,6 +296,21 @@ describe('lifecycle workflow (fake activities)', () => {
       },
       { basebackupRetries: 2 },
     );
+  });
+
+  test('no worker polling: /status answers from the memo; an operation ends at its deadline as a timeout (HTTP 504)', async () => {
+    const computes = new ComputeClient(env.client, { queryTimeoutMs: 1_000, operationTimeoutMs: 1_500 });
+    const id = newComputeId('wf');
+    await computes.ensureStarted(id);
+    // No worker for this compute's task queue: the query cannot be answered, the memo can.
+    const s = await computes.status(id);
+    assert.equal(s.status, 'empty');
+    assert.equal(s.compute_id, id);
+    const err = await rejection(computes.configure(id, spec()));
+    assert.equal(err.kind, 'timeout');
+    assert.equal(err.message, 'timed out waiting for the compute; the operation continues in the background');
+    assert.equal(HTTP_STATUS[err.kind], 504);
+    await env.client.workflow.getHandle(`compute-${id}`).terminate('test done');
   });
 
   test("by default the basebackup is retried 10 times, 500 ms then ×1.5 (§4.5: Neon's policy), as the history records it", async () => {
