@@ -172,6 +172,22 @@ describe('the worker process and its environment', () => {
     }
   });
 
+  test('/terminate?mode=immediate: Postgres gets SIGQUIT (no shutdown checkpoint), the worker exits 0 at once', async () => {
+    const slot = await computeSlot(stack, `immediate-${process.pid}`);
+    const configPath = path.join(stack.tmp, `immediate-${process.pid}.json`);
+    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
+    await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+    const pid = (await livePostmasterPid(slot.pgdata))!;
+    const res = await w.api('/terminate?mode=immediate', { method: 'POST' });
+    assert.equal(res.status, 200);
+    assert.equal(isAlive(pid), false);
+    // An immediate shutdown writes no shutdown checkpoint: the cluster reads as not cleanly stopped.
+    const control = execFileSync(path.join(path.dirname(stack.postgres), 'pg_controldata'), [slot.pgdata], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.match(control, /^Database cluster state:\s+in production$/m);
+    assert.equal((await w.exited).code, 0);
+  });
+
   test('a crash of the worker (an exception nothing catches) stops its Postgres before it exits', async () => {
     const slot = await computeSlot(stack, `crash-${process.pid}`);
     const configPath = path.join(stack.tmp, 'crash-config.json');

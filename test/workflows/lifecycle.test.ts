@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { temporalCliPath } from '../../src/dev/temporal-server';
 import { ComputeFailure, FAILURE } from '../../src/compute/failures';
+import { invalidStatusMessage } from '../../src/compute/status';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { ComputeClient, ComputeError } from '../../src/client';
 import { HTTP_STATUS } from '../../src/api/common';
@@ -296,6 +297,28 @@ describe('lifecycle workflow (fake activities)', () => {
       },
       { basebackupRetries: 2 },
     );
+  });
+
+  test('/terminate while a start or a reconfiguration runs: 412 with the reference text, nothing stopped', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      const starting = fake.hold('startPostgres');
+      const configuring = env.computes.configure(id, spec());
+      await starting.reached;
+      const during = await rejection(env.computes.terminate(id, 'fast'));
+      assert.deepEqual([during.kind, during.message], ['invalid_status', invalidStatusMessage('init')]);
+      starting.release();
+      assert.equal((await configuring).status, 'running');
+
+      const applying = fake.hold('applyCatalog');
+      const reconfiguring = env.computes.configure(id, spec(['late']));
+      await applying.reached;
+      const meanwhile = await rejection(env.computes.terminate(id, 'immediate'));
+      assert.deepEqual([meanwhile.kind, meanwhile.message], ['invalid_status', invalidStatusMessage('configuration')]);
+      assert.deepEqual(fake.calls.stopPostgres ?? [], []);
+      applying.release();
+      assert.equal((await reconfiguring).status, 'running');
+    });
   });
 
   test('no worker polling: /status answers from the memo; an operation ends at its deadline as a timeout (HTTP 504)', async () => {
