@@ -3,7 +3,7 @@
 // hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we
 // did not spawn (left by a dead worker) is found through postmaster.pid, so it is never doubled.
 import { spawn } from 'node:child_process';
-import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import { promises as fs, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { PostmasterExit } from '../compute/status';
 import { postgresExitMessage } from '../compute/texts';
@@ -27,9 +27,16 @@ export const READY_TIMEOUT_MS = 60_000;
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie has exited; it only waits to be reaped (an orphaned postmaster whose parent, a killed
+  // worker, was replaced by a PID 1 that does not reap).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux)
   }
 }
 

@@ -172,6 +172,40 @@ describe('the worker process and its environment', () => {
     }
   });
 
+  test('a postmaster left running on PGDATA is stopped before PGDATA is wiped for a new start', async () => {
+    const slot = await computeSlot(stack, `orphan-${process.pid}`);
+    const configPath = path.join(stack.tmp, `orphan-${process.pid}.json`);
+    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    const first = spawnWorker(stack, slot, { args: ['-c', configPath] });
+    await until('running', async () => ((await json(await first.api('/status'))).status === 'running' ? true : undefined));
+    const orphan = (await livePostmasterPid(slot.pgdata))!;
+    first.proc.kill('SIGKILL'); // the postmaster outlives it (its own process group)
+    await first.exited;
+    assert.ok(isAlive(orphan));
+    // An operator ends the lifecycle: the next worker starts the compute anew on the same PGDATA.
+    const { Client: TemporalClient, Connection } = await import('@temporalio/client');
+    const connection = await Connection.connect({ address: stack.temporal.address });
+    await new TemporalClient({ connection }).workflow.getHandle(`compute-${slot.computeId}`).terminate('ended by an operator');
+    await connection.close();
+    const second = spawnWorker(stack, slot, { args: ['-c', configPath] });
+    try {
+      await until('running again', async () => {
+        const s = await json(await second.api('/status'));
+        return s.status === 'running' && (await livePostmasterPid(slot.pgdata)) !== orphan ? true : undefined;
+      });
+      assert.equal(isAlive(orphan), false, 'the old postmaster was stopped');
+      const now = (await livePostmasterPid(slot.pgdata))!;
+      assert.ok(isAlive(now) && now !== orphan);
+      const c = new Client({ connectionString: slot.connstr });
+      await c.connect();
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = $1', ['checkpointer'])).rows[0].n, 1);
+      await c.end();
+    } finally {
+      second.proc.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+
   test('/terminate?mode=immediate: Postgres gets SIGQUIT (no shutdown checkpoint), the worker exits 0 at once', async () => {
     const slot = await computeSlot(stack, `immediate-${process.pid}`);
     const configPath = path.join(stack.tmp, `immediate-${process.pid}.json`);
