@@ -1,5 +1,8 @@
 // Catalog reconciliation (§5) and live reconfiguration against real PostgreSQL, with hostile names.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
 import { configurationRequest, json, postJson, until, useCompute, type Stack } from '../support/stack';
@@ -184,6 +187,44 @@ describe('catalog reconciliation and reconfiguration', () => {
       assert.equal((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'middleman'")).rowCount, 1);
       const owner = await c.query("SELECT tableowner FROM pg_tables WHERE tablename = 'owned_by_holder'");
       assert.deepEqual(owner.rows, [{ tableowner: 'app_owner' }]); // reassigned to the database owner
+    });
+  });
+
+  test('an md5 role logs in with its password; a new hash in the spec replaces it', async () => {
+    const md5 = (password: string, user: string) => createHash('md5').update(`${password}${user}`).digest('hex');
+    const login = (password: string) =>
+      withClient({ host: '127.0.0.1', port: t.compute.pgPort, user: 'md5_user', password, database: 'app' }, (c) => c.query('SELECT 1'));
+    // The test cluster trusts loopback connections (its upstream was initdb'd so): for this role the
+    // password must count, as it does for users of a real compute.
+    const hba = path.join(t.compute.pgdata, 'pg_hba.conf');
+    await writeFile(hba, `host all md5_user 127.0.0.1/32 md5\n${await readFile(hba, 'utf8')}`);
+    await withClient(admin(), (c) => c.query('SELECT pg_reload_conf()'));
+    roles = [...roles.filter((r) => r.name !== 'md5_user'), { name: 'md5_user', encrypted_password: md5('first-pw', 'md5_user'), options: null }];
+    assert.equal((await configure(request())).status, 200);
+    await withClient(admin(), async (c) =>
+      assert.equal((await c.query("SELECT rolpassword FROM pg_authid WHERE rolname = 'md5_user'")).rows[0].rolpassword, `md5${md5('first-pw', 'md5_user')}`),
+    );
+    await login('first-pw');
+    await assert.rejects(login('wrong-pw'), (err: { code?: string }) => err.code === '28P01');
+    roles = roles.map((r) => (r.name === 'md5_user' ? { ...r, encrypted_password: md5('second-pw', 'md5_user') } : r));
+    assert.equal((await configure(request())).status, 200);
+    await login('second-pw');
+    await assert.rejects(login('first-pw'), (err: { code?: string }) => err.code === '28P01');
+  });
+
+  test('a deleted role loses its grants in every schema, not only public', async () => {
+    await withClient(admin(), (c) => c.query('CREATE ROLE elsewhere'));
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app') }, (c) =>
+      c.query(`CREATE SCHEMA other; CREATE TABLE other.t (id int);
+        GRANT USAGE, CREATE ON SCHEMA other TO elsewhere; GRANT SELECT, UPDATE ON other.t TO elsewhere;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA other GRANT SELECT ON TABLES TO elsewhere`),
+    );
+    const { status, body } = await configure(request({ delta_operations: [{ action: 'delete_role', name: 'elsewhere' }] }));
+    assert.equal(status, 200, JSON.stringify(body));
+    await withClient(admin(), async (c) => assert.equal((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'elsewhere'")).rowCount, 0));
+    await withClient({ connectionString: admin().replace(/\/postgres$/, '/app') }, async (c) => {
+      const acl = await c.query("SELECT nspacl::text AS a FROM pg_namespace WHERE nspname = 'other'");
+      assert.doesNotMatch(acl.rows[0].a ?? '', /elsewhere/);
     });
   });
 
