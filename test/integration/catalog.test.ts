@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
-import { configurationRequest, json, postJson, until, useCompute, type Stack } from '../support/stack';
+import { configurationRequest, json, postJson, startCompute, until, useCompute, type Stack } from '../support/stack';
 import { scramVerifier } from '../support/scram';
 
 const HOSTILE = [
@@ -188,6 +188,31 @@ describe('catalog reconciliation and reconfiguration', () => {
       const owner = await c.query("SELECT tableowner FROM pg_tables WHERE tablename = 'owned_by_holder'");
       assert.deepEqual(owner.rows, [{ tableowner: 'app_owner' }]); // reassigned to the database owner
     });
+  });
+
+  test("a first start creates its databases in parallel (as many at once as §5.7's concurrency allows)", async () => {
+    const c = await startCompute(t.stack);
+    try {
+      const many = Array.from({ length: 16 }, (_, i) => ({ name: `par_${i}`, owner: 'par_owner', options: null }));
+      const watching = { max: 0, stop: false };
+      // Sample the compute's sessions while it starts: CREATE DATABASE statements running at once.
+      const watcher = (async () => {
+        while (!watching.stop) {
+          const n = await withClient({ host: '127.0.0.1', port: c.pgPort, user: 'cloud_admin', database: 'postgres' }, async (db) =>
+            Number((await db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query ILIKE 'CREATE DATABASE%' AND state = 'active'")).rows[0].n),
+          ).catch(() => 0);
+          watching.max = Math.max(watching.max, n);
+          await new Promise((r) => setImmediate(r)); // a sampling loop, not a busy one
+        }
+      })();
+      const res = await c.api('/configure', postJson(configurationRequest(t.stack, c.pgPort, { roles: [{ name: 'par_owner', encrypted_password: null, options: null }], databases: many, settings: [{ name: 'max_connections', value: '100', vartype: 'integer' }] })));
+      watching.stop = true;
+      await watcher;
+      assert.equal(res.status, 200, JSON.stringify(await json(res)));
+      assert.ok(watching.max >= 2, `at most ${watching.max} CREATE DATABASE at once`);
+    } finally {
+      await c.stop();
+    }
   });
 
   test('an md5 role logs in with its password; a new hash in the spec replaces it', async () => {

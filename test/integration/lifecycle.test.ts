@@ -97,6 +97,13 @@ describe('compute lifecycle over HTTP', () => {
     const { last_active: _now, ...agreed } = await assertStatusAgrees(t.compute);
     const { last_active: _then, ...answered } = body;
     assert.deepEqual(agreed, answered);
+    // /metrics.json: the startup metrics of §7.2, the same as /status carries.
+    const startup = await json(await t.compute.api('/metrics.json'));
+    assert.deepEqual(startup, body.startup_metrics);
+    for (const field of ['wait_for_spec_ms', 'sync_safekeepers_ms', 'basebackup_ms', 'start_postgres_ms', 'config_ms', 'total_startup_ms']) {
+      assert.equal(typeof startup[field], 'number', field);
+    }
+    assert.ok(startup.total_startup_ms >= startup.basebackup_ms + startup.start_postgres_ms);
 
     // The owner role logs in with its password over TCP (pg_hba's md5 line accepts SCRAM).
     const owner = new Client({ host: '127.0.0.1', port: t.compute.pgPort, user: 'neondb_owner', password: 's3cret', database: 'neondb' });
