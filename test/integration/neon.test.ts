@@ -9,6 +9,7 @@ import { freePort } from '../../src/dev/ports';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { recordHistories } from '../support/histories';
+import { computeSlot, spawnWorker } from '../support/worker-process';
 import { json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
 
 const TENANT = 'b0554b632bd4d547a63b86c3630317e8';
@@ -381,5 +382,22 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     assert.equal(res.status, 200, JSON.stringify(await json(res)));
     assert.ok(pageserver.queries('basebackup').length - before >= 2);
     await c.api('/terminate?mode=immediate', { method: 'POST' });
+  });
+
+  test('SIGTERM to the worker during sync-safekeepers: the sync-safekeepers child gets SIGTERM, the worker exits 1 (§9)', async () => {
+    for (const sk of safekeepers) sk.refuse = true; // no quorum: sync-safekeepers decides
+    try {
+      const slot = await computeSlot(stack, `sk-term-${process.pid}`);
+      const configPath = path.join(stack.tmp, `sk-term-${process.pid}.json`);
+      writeFileSync(configPath, JSON.stringify(neonRequest(slot)));
+      const before = syncCalls().length;
+      const w = spawnWorker(stack, slot, { args: ['-c', configPath, '-b', neonPostgres], env: { FIXTURE_SYNC_SK_HANG: '1' } });
+      await until('sync-safekeepers running', async () => (syncCalls().length > before ? true : undefined));
+      w.proc.kill('SIGTERM');
+      assert.equal((await w.exited).code, 1);
+      await until('the child got SIGTERM', async () => (readFileSync(syncLog, 'utf8').includes('sync-safekeepers got SIGTERM') ? true : undefined), 10_000);
+    } finally {
+      for (const sk of safekeepers) sk.refuse = false;
+    }
   });
 });
