@@ -95,6 +95,8 @@ export const commonPlugin = fp(async (app: FastifyInstance) => {
       throw new RequestError(400, "invalid x-request-id: use 1 to 128 letters, digits, '.', '_', ':' or '-'");
     }
   });
+  // Bodies are JSON, as Neon's axum extractor wants them: another media type is a 415.
+  app.removeContentTypeParser('text/plain');
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -109,6 +111,9 @@ export const commonPlugin = fp(async (app: FastifyInstance) => {
       return reply.code(HTTP_STATUS[error.kind]).send({ error: error.message });
     }
     if (error instanceof RequestError) return reply.code(error.statusCode).send({ error: error.message });
+    if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send({ error: 'Expected request with `Content-Type: application/json`' });
+    }
     if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send({ error: `request body is larger than the limit of ${BODY_LIMIT} bytes (1 MiB)` });
     }
