@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { freePort } from '../../src/dev/ports';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
@@ -40,6 +40,12 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     await Promise.all(safekeepers.map((sk) => sk.server.listen()));
     ({ postgres: neonPostgres, log: syncLog } = await makeNeonPgbin(stack.tmp, stack.postgres, stack.runAs));
     process.env.FIXTURE_SYNC_SK_LSN = '0/ABCDEF0';
+  });
+  // Whatever a test did to the fixtures (even one that failed half-way), the next finds them as new.
+  afterEach(() => {
+    for (const p of [pageserver, pageserver2]) Object.assign(p, { down: false, leaseLengthMs: 600_000, basebackupFault: null });
+    for (const sk of safekeepers) Object.assign(sk, { refuse: false, delayMs: 0 });
+    delete process.env.FIXTURE_SYNC_SK_FAIL;
   });
   after(async () => {
     for (const c of computes) await c.stop();
