@@ -219,8 +219,8 @@ describe('catalog reconciliation and reconfiguration', () => {
     const md5 = (password: string, user: string) => createHash('md5').update(`${password}${user}`).digest('hex');
     const login = (password: string) =>
       withClient({ host: '127.0.0.1', port: t.compute.pgPort, user: 'md5_user', password, database: 'app' }, (c) => c.query('SELECT 1'));
-    // The test cluster trusts loopback connections (its upstream was initdb'd so): for this role the
-    // password must count, as it does for users of a real compute.
+    // A compute trusts loopback connections (Neon's sample pg_hba: the pod's own clients); users come
+    // from outside, through the md5 line. For this role, loopback goes through md5 too.
     const hba = path.join(t.compute.pgdata, 'pg_hba.conf');
     await writeFile(hba, `host all md5_user 127.0.0.1/32 md5\n${await readFile(hba, 'utf8')}`);
     await withClient(admin(), (c) => c.query('SELECT pg_reload_conf()'));
