@@ -9,8 +9,6 @@ export interface MetricSources {
   installedExtensions(): InstalledExtension[];
   /** false while the process cannot reach Temporal (the status it reports may be behind). */
   temporalUp(): boolean;
-  /** Temporal Core's worker metrics (Prometheus text), once the worker runs. */
-  temporalWorker?(): Promise<string | null>;
 }
 
 /** What /metrics serves (a Registry has this shape too). */
@@ -154,8 +152,7 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
     async metrics() {
       await refresh();
       const text = last?.lsn_lease ? await Registry.merge([registry, leaseRegistry]).metrics() : await registry.metrics();
-      const core = await sources.temporalWorker?.().catch(() => null);
-      return omitEmptyFamilies(core ? `${text.trimEnd()}\n${core}` : text);
+      return omitEmptyFamilies(text);
     },
   };
   return { exposition, migrationFailures, controlPlaneRequests, refreshRequests };

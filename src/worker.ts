@@ -16,7 +16,7 @@ import { buildExternalServer, buildInternalServer } from './api/server';
 import type { ComputeClient, ComputeClientOptions } from './client';
 import { initialView, StatusCache, statusFileFor } from './client/status-cache';
 import { loadConfig } from './config-source';
-import { createMetrics, type ComputeMetrics } from './metrics';
+import { createMetrics, omitEmptyFamilies, type ComputeMetrics } from './metrics';
 import { ComputeMonitor } from './compute-monitor';
 import { ActivityProbe } from './postgres/activity';
 import { ExtensionStats } from './extension-stats';
@@ -156,6 +156,32 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
 let coreMetricsUrl: (() => string | null) | null = null;
 
 /**
+ * Core's exposition (its empty families left out), fetched from its exporter at most once a second
+ * and in the background: scrapes get the last one at once, only the first waits for it. A fetch per
+ * /metrics request would make /metrics as slow as Core's exporter under load.
+ */
+const coreMetrics = {
+  text: null as string | null,
+  at: 0,
+  pending: null as Promise<string | null> | null,
+  read(): Promise<string | null> {
+    if (Date.now() - this.at >= 1_000) {
+      this.pending ??= (async () => {
+        const url = coreMetricsUrl?.();
+        if (!url) return null;
+        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        this.text = res.ok ? omitEmptyFamilies(await res.text()) : null;
+        this.at = Date.now();
+        return this.text;
+      })()
+        .catch(() => this.text)
+        .finally(() => (this.pending = null));
+    }
+    return this.text !== null ? Promise.resolve(this.text) : (this.pending ?? Promise.resolve(null));
+  },
+};
+
+/**
  * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
  * runtime, the activities) are loaded only now, after the HTTP servers answer.
  */
@@ -293,12 +319,6 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     downtime: () => ({ currentMs: monitor.currentDowntimeMs, totalMs: monitor.totalDowntimeMs }),
     installedExtensions: () => extensionStats.current,
     temporalUp: () => cache.stale() === null,
-    temporalWorker: async () => {
-      const url = coreMetricsUrl?.();
-      if (!url) return null;
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      return res.ok ? res.text() : null;
-    },
   });
   const config = await loadConfig(o, o.computeId, metrics.controlPlaneRequests);
   const auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
@@ -313,6 +333,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     pgdata: o.pgdata,
     pgbinDir: path.dirname(o.postgres),
     metrics: metrics.exposition,
+    temporalMetrics: () => coreMetrics.read(),
     logLevel: o.logLevel,
     onTerminated: () => wakeEndWatch(),
   });

@@ -22,6 +22,8 @@ export interface ApiOptions {
   /** Directory of the PostgreSQL binaries (pg_dump). */
   pgbinDir: string;
   metrics: Exposition;
+  /** Temporal Core's worker metrics (Prometheus text), once the worker runs; null before. */
+  temporalMetrics?: () => Promise<string | null>;
   logLevel?: string;
   /** Called after a /terminate through this server completed. */
   onTerminated?: () => void;
@@ -49,6 +51,13 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
   });
   app.get('/metrics', async (_request, reply) => {
     const body = await opts.metrics.metrics();
+    return reply.type(opts.metrics.contentType).send(body);
+  });
+  // Temporal's worker metrics beside ours, on their own path: /metrics stays the compute's (what
+  // Neon's control plane scrapes), without some 50 KB of task latencies and pollers per scrape.
+  app.get('/metrics/temporal', async (_request, reply) => {
+    const body = await opts.temporalMetrics?.().catch(() => null);
+    if (!body) return reply.code(503).send({ error: 'the Temporal worker of this compute is not running yet' });
     return reply.type(opts.metrics.contentType).send(body);
   });
   // Every route registered in here is authenticated (a Fastify context: the hook covers only it).

@@ -43,9 +43,14 @@ describe('compute monitor', () => {
     await stack?.stop();
   });
 
-  test("/metrics carries Temporal Core's worker metrics beside ours, one valid exposition", async () => {
-    const families = await metrics();
-    assert.ok(families.has('compute_ctl_up'));
+  test("/metrics/temporal serves Temporal Core's worker metrics beside ours, a valid exposition; /metrics stays the compute's", async () => {
+    const ours = await metrics();
+    assert.ok(ours.has('compute_ctl_up'));
+    assert.deepEqual([...ours.keys()].filter((name) => name.startsWith('temporal_')), []);
+    const res = await c.api('/metrics/temporal');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    const families = assertValidExposition(await res.text());
     const core = [...families.keys()].filter((name) => name.startsWith('temporal_'));
     for (const wanted of ['temporal_num_pollers', 'temporal_worker_task_slots_available', 'temporal_workflow_task_execution_latency']) {
       assert.ok(core.includes(wanted), `${wanted} among ${core.join(', ')}`);

@@ -201,7 +201,7 @@ describe('external API contract (app.inject, fake client)', () => {
     const { app } = await server(computes);
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/promote', '/status', '/terminate']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/metrics/temporal', '/promote', '/status', '/terminate']);
     const ajv = new Ajv({ strict: false });
     const answers: [string, string, unknown?][] = [
       ['GET', '/status'],

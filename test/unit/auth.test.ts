@@ -140,9 +140,12 @@ describe('JWT authentication of the external API (§6.2)', () => {
     assert.deepEqual(computes.calls, []);
   });
 
-  test('/metrics, /autoscaling_metrics and /openapi.json need no token', async () => {
+  test('/metrics, /metrics/temporal, /autoscaling_metrics and /openapi.json need no token', async () => {
     const { app } = await server(await createAuthenticator([mine.jwk], COMPUTE_ID));
     assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
+    // No Temporal worker in this test: its own 503, not an authentication error.
+    const temporal = await app.inject({ method: 'GET', url: '/metrics/temporal' });
+    assert.deepEqual([temporal.statusCode, temporal.json()], [503, { error: 'the Temporal worker of this compute is not running yet' }]);
     assert.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200);
     // No communicator here: its own 500, not an authentication error.
     assert.equal((await app.inject({ method: 'GET', url: '/autoscaling_metrics' })).statusCode, 500);
