@@ -12,28 +12,38 @@ function executable(p: string): boolean {
   }
 }
 
-/** Absolute real path of `postgres`: the given path or name, else PG_BIN, pg_config --bindir, /usr/lib/postgresql/<newest>/bin. */
+/**
+ * Where PostgreSQL's programs are looked for, in order: PG_BIN, then (for the server) PATH, then
+ * `pg_config --bindir`, then /usr/lib/postgresql/<newest>/bin (the same search as scripts/setup.sh).
+ */
+function binDirs(withPath: boolean): string[] {
+  const dirs: string[] = [];
+  if (process.env.PG_BIN) dirs.push(process.env.PG_BIN);
+  if (withPath) dirs.push(...(process.env.PATH ?? '').split(':').filter(Boolean));
+  try {
+    dirs.push(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
+  } catch {
+    // no pg_config
+  }
+  try {
+    const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) dirs.push(path.join('/usr/lib/postgresql', v, 'bin'));
+  } catch {
+    // not a Debian layout
+  }
+  return dirs;
+}
+
+/** Absolute real path of `postgres`: the given path or name, else PG_BIN, PATH, pg_config --bindir, /usr/lib/postgresql/<newest>/bin. */
 export function findPostgres(given?: string): string {
   if (given && given.includes('/')) {
     if (!executable(given)) throw new Error(`--pgbin ${given} is not an executable file`);
     return realpathSync(given);
   }
   const name = given ?? 'postgres';
-  const candidates: string[] = [];
-  if (process.env.PG_BIN) candidates.push(path.join(process.env.PG_BIN, name));
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) candidates.push(path.join(dir, name));
-  try {
-    candidates.push(path.join(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim(), name));
-  } catch {
-    // no pg_config
-  }
-  try {
-    const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) candidates.push(path.join('/usr/lib/postgresql', v, 'bin', name));
-  } catch {
-    // not a Debian layout
-  }
-  const found = candidates.find(executable);
+  const found = binDirs(true)
+    .map((dir) => path.join(dir, name))
+    .find(executable);
   if (!found) throw new Error(`PostgreSQL binary '${name}' not found; pass --pgbin or set PG_BIN (or POSTGRES_PATH)`);
   // Siblings (initdb, pg_basebackup, …) are looked up next to the real binary, not a symlink to it.
   return realpathSync(found);
@@ -58,15 +68,20 @@ export function postgresMajorVersion(postgres: string): Promise<number> {
   return known;
 }
 
-async function majorOf(postgres: string): Promise<number> {
+/** What a PostgreSQL program says to `--version` ("postgres (PostgreSQL) 17.10"), and its major (null if none). */
+async function reportedVersion(file: string): Promise<{ text: string; major: number | null }> {
   const { execFile } = await import('node:child_process');
-  const run = (file: string) =>
-    new Promise<string>((resolve, reject) => execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
-  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
-  const text = executable(pgConfig) ? await run(pgConfig).catch(() => run(postgres)) : await run(postgres);
+  const text = await new Promise<string>((resolve, reject) =>
+    execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
   const m = /PostgreSQL\)?\s+(\d+)(?:\.\d+)?/.exec(text);
-  if (!m) throw new Error(`cannot tell the PostgreSQL version of ${postgres} from ${JSON.stringify(text.trim())}`);
-  const major = Number(m[1]);
+  return { text, major: m ? Number(m[1]) : null };
+}
+
+async function majorOf(postgres: string): Promise<number> {
+  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
+  const { text, major } = executable(pgConfig) ? await reportedVersion(pgConfig).catch(() => reportedVersion(postgres)) : await reportedVersion(postgres);
+  if (major === null) throw new Error(`cannot tell the PostgreSQL version of ${postgres} from ${JSON.stringify(text.trim())}`);
   if (!(SUPPORTED_MAJORS as readonly number[]).includes(major)) {
     throw new Error(`${postgres} is PostgreSQL ${major}; compute-ctl runs PostgreSQL ${SUPPORTED_MAJORS.join(', ')}`);
   }
@@ -87,24 +102,12 @@ export async function findClientProgram(postgres: string, name: string): Promise
   const sibling = path.join(path.dirname(postgres), name);
   if (executable(sibling)) return sibling;
   const major = await postgresMajorVersion(postgres);
-  const dirs = new Set<string>();
-  if (process.env.PG_BIN) dirs.add(process.env.PG_BIN);
-  try {
-    dirs.add(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
-  } catch {
-    // no pg_config
-  }
-  try {
-    for (const v of readdirSync('/usr/lib/postgresql')) dirs.add(path.join('/usr/lib/postgresql', v, 'bin'));
-  } catch {
-    // not a Debian layout
-  }
   const found: { file: string; major: number }[] = [];
-  for (const dir of dirs) {
+  for (const dir of new Set(binDirs(false))) {
     const file = path.join(dir, name);
     if (!executable(file)) continue;
-    const m = /\)\s+(\d+)/.exec(execFileSync(file, ['--version'], { encoding: 'utf8' }));
-    if (m && Number(m[1]) >= major) found.push({ file, major: Number(m[1]) });
+    const theirs = (await reportedVersion(file).catch(() => null))?.major ?? null;
+    if (theirs !== null && theirs >= major) found.push({ file, major: theirs });
   }
   // The closest version: the same major when there is one.
   found.sort((a, b) => a.major - b.major);
