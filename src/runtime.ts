@@ -4,9 +4,12 @@
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { log } from './log';
+import { omitEmptyFamilies } from './metrics';
 
 let installed = false;
 let metricsUrl: string | null = null;
+/** The last exposition read from Core's exporter, when, and the read in flight. */
+const scraped: { text: string | null; at: number; pending: Promise<string | null> | null } = { text: null, at: 0, pending: null };
 
 /** A port free on the loopback interface right now. */
 function loopbackPort(): Promise<number> {
@@ -42,7 +45,23 @@ export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
   }
 }
 
-/** Where Core's Prometheus exposition is served, once the runtime is installed with it. */
-export function coreMetricsUrl(): string | null {
-  return metricsUrl;
+/**
+ * Core's exposition (its empty families left out), fetched from its exporter at most once a second
+ * and in the background: callers get the last one at once, only the first waits for it. A fetch per
+ * scrape would make scrapes as slow as Core's exporter under load. Null until the runtime is
+ * installed with its exporter.
+ */
+export function coreMetrics(): Promise<string | null> {
+  if (metricsUrl !== null && Date.now() - scraped.at >= 1_000) {
+    const url = metricsUrl;
+    scraped.pending ??= (async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      scraped.text = res.ok ? omitEmptyFamilies(await res.text()) : null;
+      scraped.at = Date.now();
+      return scraped.text;
+    })()
+      .catch(() => scraped.text)
+      .finally(() => (scraped.pending = null));
+  }
+  return scraped.text !== null ? Promise.resolve(scraped.text) : (scraped.pending ?? Promise.resolve(null));
 }

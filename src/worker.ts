@@ -16,7 +16,7 @@ import { buildExternalServer, buildInternalServer } from './api/server';
 import type { ComputeClient, ComputeClientOptions } from './client';
 import { initialView, StatusCache, statusFileFor } from './client/status-cache';
 import { loadConfig } from './config-source';
-import { createMetrics, omitEmptyFamilies, type ComputeMetrics } from './metrics';
+import { createMetrics, type ComputeMetrics } from './metrics';
 import { ComputeMonitor } from './compute-monitor';
 import { ActivityProbe } from './postgres/activity';
 import { ExtensionStats } from './extension-stats';
@@ -152,34 +152,8 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
   return null;
 }
 
-/** Where Temporal Core's metrics are, once this process's worker installed the runtime (src/runtime.ts). */
-let coreMetricsUrl: (() => string | null) | null = null;
-
-/**
- * Core's exposition (its empty families left out), fetched from its exporter at most once a second
- * and in the background: scrapes get the last one at once, only the first waits for it. A fetch per
- * /metrics request would make /metrics as slow as Core's exporter under load.
- */
-const coreMetrics = {
-  text: null as string | null,
-  at: 0,
-  pending: null as Promise<string | null> | null,
-  read(): Promise<string | null> {
-    if (Date.now() - this.at >= 1_000) {
-      this.pending ??= (async () => {
-        const url = coreMetricsUrl?.();
-        if (!url) return null;
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        this.text = res.ok ? omitEmptyFamilies(await res.text()) : null;
-        this.at = Date.now();
-        return this.text;
-      })()
-        .catch(() => this.text)
-        .finally(() => (this.pending = null));
-    }
-    return this.text !== null ? Promise.resolve(this.text) : (this.pending ?? Promise.resolve(null));
-  },
-};
+/** The Temporal Core runtime, once this process's worker installed it (its metrics come from there). */
+let runtime: typeof import('./runtime') | null = null;
 
 /**
  * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
@@ -192,14 +166,13 @@ async function startTemporalWorker(
   cache: StatusCache,
   metrics: ComputeMetrics,
 ): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
-  const [{ NativeConnection, Worker }, runtime, { createActivities }] = await Promise.all([
+  const [{ NativeConnection, Worker }, installed, { createActivities }] = await Promise.all([
     import('@temporalio/worker'),
     import('./runtime'),
     import('./activities'),
   ]);
-  const { installRuntime } = runtime;
-  await installRuntime();
-  coreMetricsUrl = runtime.coreMetricsUrl;
+  await installed.installRuntime();
+  runtime = installed;
   // Unique per process (a container's pid is the same after every restart): a new worker tells
   // its predecessor's unfinished attempts from its own by it.
   const identity = `${process.pid}@${os.hostname()}/${randomBytes(4).toString('hex')}`;
@@ -333,7 +306,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     pgdata: o.pgdata,
     pgbinDir: path.dirname(o.postgres),
     metrics: metrics.exposition,
-    temporalMetrics: () => coreMetrics.read(),
+    temporalMetrics: () => runtime?.coreMetrics() ?? Promise.resolve(null),
     logLevel: o.logLevel,
     onTerminated: () => wakeEndWatch(),
   });
