@@ -92,13 +92,20 @@ describe('the worker process and its environment', () => {
     await stack?.stop();
   });
 
+  /** A compute whose startup config holds a spec (`-c`): a worker started with `args` starts it at once. */
+  async function specSlot(name: string): Promise<{ slot: ComputeSlot; args: string[] }> {
+    const slot = await computeSlot(stack, `${name}-${process.pid}`);
+    const configPath = path.join(stack.tmp, `${name}-${process.pid}.json`);
+    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    return { slot, args: ['-c', configPath] };
+  }
+  const running = (w: WorkerProcess) => until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
     test(`${signal} forwards termination to Postgres (fast shutdown: sessions ended at once, 57P01) and exits 1; the lifecycle lives on (§9)`, async () => {
-      const slot = await computeSlot(stack, `sig-${signal.toLowerCase()}-${process.pid}`);
-      const configPath = path.join(stack.tmp, `sig-${signal}.json`);
-      await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
-      const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
-      await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+      const { slot, args } = await specSlot(`sig-${signal.toLowerCase()}`);
+      const w = spawnWorker(stack, slot, { args });
+      await running(w);
       const pid = (await livePostmasterPid(slot.pgdata))!;
       // A session that stays open: a fast shutdown ends it at once with 57P01 (a smart one would wait).
       const session = new Client({ connectionString: slot.connstr });
@@ -173,11 +180,9 @@ describe('the worker process and its environment', () => {
   });
 
   test('a postmaster left running on PGDATA is stopped before PGDATA is wiped for a new start', async () => {
-    const slot = await computeSlot(stack, `orphan-${process.pid}`);
-    const configPath = path.join(stack.tmp, `orphan-${process.pid}.json`);
-    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
-    const first = spawnWorker(stack, slot, { args: ['-c', configPath] });
-    await until('running', async () => ((await json(await first.api('/status'))).status === 'running' ? true : undefined));
+    const { slot, args } = await specSlot('orphan');
+    const first = spawnWorker(stack, slot, { args });
+    await running(first);
     const orphan = (await livePostmasterPid(slot.pgdata))!;
     first.proc.kill('SIGKILL'); // the postmaster outlives it (its own process group)
     await first.exited;
@@ -187,7 +192,7 @@ describe('the worker process and its environment', () => {
     const connection = await Connection.connect({ address: stack.temporal.address });
     await new TemporalClient({ connection }).workflow.getHandle(`compute-${slot.computeId}`).terminate('ended by an operator');
     await connection.close();
-    const second = spawnWorker(stack, slot, { args: ['-c', configPath] });
+    const second = spawnWorker(stack, slot, { args });
     try {
       await until('running again', async () => {
         const s = await json(await second.api('/status'));
@@ -207,11 +212,9 @@ describe('the worker process and its environment', () => {
   });
 
   test('/terminate?mode=immediate: Postgres gets SIGQUIT (no shutdown checkpoint), the worker exits 0 at once', async () => {
-    const slot = await computeSlot(stack, `immediate-${process.pid}`);
-    const configPath = path.join(stack.tmp, `immediate-${process.pid}.json`);
-    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
-    const w = spawnWorker(stack, slot, { args: ['-c', configPath] });
-    await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+    const { slot, args } = await specSlot('immediate');
+    const w = spawnWorker(stack, slot, { args });
+    await running(w);
     const pid = (await livePostmasterPid(slot.pgdata))!;
     const res = await w.api('/terminate?mode=immediate', { method: 'POST' });
     assert.equal(res.status, 200);
@@ -223,10 +226,8 @@ describe('the worker process and its environment', () => {
   });
 
   test('a crash of the worker (an exception nothing catches) stops its Postgres before it exits', async () => {
-    const slot = await computeSlot(stack, `crash-${process.pid}`);
-    const configPath = path.join(stack.tmp, 'crash-config.json');
-    await writeFile(configPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
-    const w = spawnWorker(stack, slot, { args: ['-c', configPath], env: { COMPUTE_CTL_FAILPOINTS: 'applyCatalog-after=crash' } });
+    const { slot, args } = await specSlot('crash');
+    const w = spawnWorker(stack, slot, { args, env: { COMPUTE_CTL_FAILPOINTS: 'applyCatalog-after=crash' } });
     const exit = await w.exited;
     assert.equal(exit.code, 1);
     assert.match(w.log(), /"level":"error","msg":"the worker failed: Error: failpoint applyCatalog-after: crash/);
@@ -253,7 +254,7 @@ describe('the worker process and its environment', () => {
     const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const w = spawnWorker(stack, slot, { args: ['-p', uri], env: { NEON_CONTROL_PLANE_TOKEN: 'cp-token' } });
     try {
-      await until('running', async () => ((await json(await w.api('/status'))).status === 'running' ? true : undefined));
+      await running(w);
       assert.deepEqual(seen, Array(3).fill({ url: `/compute/api/v2/computes/${slot.computeId}/spec`, auth: 'Bearer cp-token' }));
       const metrics = await (await w.api('/metrics')).text();
       assert.match(metrics, /^compute_ctl_cplane_requests_total\{rpc="GetConfig",http_status="503 Service Unavailable"\} 2$/m);

@@ -12,7 +12,17 @@ import { after, before, describe, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { freePort } from '../../src/dev/ports';
 import { startUpstream } from '../../src/dev/upstream';
-import { configurationRequest, json, postJson, startCompute, startStack, until, type Stack } from '../support/stack';
+import { configurationRequest, json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
+
+/** A start that fails with `error` in /status (HTTP 500); the failed compute still terminates. */
+async function assertStartFails(c: ComputeUnderTest, error: RegExp): Promise<void> {
+  const res = await c.api('/configure', postJson(configurationRequest(c.stack, c.pgPort)));
+  assert.equal(res.status, 500);
+  const failed = await json(await c.api('/status'));
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.error, error);
+  assert.equal((await c.api('/terminate', { method: 'POST' })).status, 200);
+}
 
 /** Runs `fn` with a tmpfs of `size` mounted at `mount` (root only), unmounted afterwards whatever happens. */
 async function withTmpfs<T>(mount: string, size: string, fn: () => Promise<T>): Promise<T> {
@@ -78,12 +88,7 @@ describe('storage and disk faults', () => {
       const c = await startCompute(stack, { pgdata, basebackupRetries: 1 });
       const computeId = c.computeId;
       try {
-        const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort)));
-        assert.equal(res.status, 500);
-        const failed = await json(await c.api('/status'));
-        assert.equal(failed.status, 'failed');
-        assert.match(failed.error, /No space left on device/);
-        assert.equal((await c.api('/terminate', { method: 'POST' })).status, 200);
+        await assertStartFails(c, /No space left on device/);
       } finally {
         await c.stop();
       }
@@ -115,12 +120,7 @@ describe('storage and disk faults', () => {
       const computeId = c.computeId;
       try {
         execFileSync('mount', ['-o', 'remount,ro', mount]);
-        const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort)));
-        assert.equal(res.status, 500);
-        const failed = await json(await c.api('/status'));
-        assert.equal(failed.status, 'failed');
-        assert.match(failed.error, /read-only file system/i);
-        assert.equal((await c.api('/terminate', { method: 'POST' })).status, 200);
+        await assertStartFails(c, /read-only file system/i);
       } finally {
         await c.stop();
       }

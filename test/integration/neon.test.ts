@@ -7,13 +7,13 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { freePort } from '../../src/dev/ports';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
-import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
+import { FIXTURE_TENANT, FIXTURE_TIMELINE, makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { recordHistories } from '../support/histories';
 import { computeSlot, spawnWorker } from '../support/worker-process';
 import { json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
 
-const TENANT = 'b0554b632bd4d547a63b86c3630317e8';
-const TIMELINE = '2414a61ffc94e428f14b5758fe308e13';
+// The only tenant and timeline the fixtures serve.
+const [TENANT, TIMELINE] = [FIXTURE_TENANT, FIXTURE_TIMELINE];
 const TOKEN = 'eyJhbGciOiJFZERTQSJ9.test-storage-token';
 
 describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', () => {
@@ -59,13 +59,6 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     return c;
   }
 
-  const connectionInfo = (ps: PageserverFixture) => ({
-    shard_count: 0,
-    stripe_size: null,
-    prefer_protocol: 'libpq',
-    shards: { '0000': { pageservers: [{ id: 1, libpq_url: ps.url, grpc_url: null }] } },
-  });
-
   function neonRequest(c: { pgPort: number }, spec: Record<string, unknown> = {}) {
     return {
       compute_ctl_config: { jwks: { keys: [] } },
@@ -77,7 +70,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
         storage_auth_token: TOKEN,
         safekeepers_generation: 2,
         safekeeper_connstrings: safekeepers.map((sk) => sk.address),
-        pageserver_connection_info: connectionInfo(pageserver),
+        pageserver_connection_info: pageserver.connectionInfo(),
         cluster: {
           roles: [{ name: 'neondb_owner', encrypted_password: null, options: null }],
           databases: [{ name: 'neondb', owner: 'neondb_owner', options: null }],
@@ -228,7 +221,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     // A long lease sleeps for minutes; /configure with new pageservers wakes it at once.
     pageserver.leaseLengthMs = 600_000;
     await until('a long lease', async () => ((await json(await c.api('/status'))).lsn_lease.valid_until > new Date(Date.now() + 300_000).toISOString() ? true : undefined));
-    const moved = neonRequest(c, { mode: { Static: staticLsn }, safekeeper_connstrings: [], pageserver_connection_info: connectionInfo(pageserver2) });
+    const moved = neonRequest(c, { mode: { Static: staticLsn }, safekeeper_connstrings: [], pageserver_connection_info: pageserver2.connectionInfo() });
     assert.equal((await c.api('/configure', postJson(moved))).status, 200);
     await until('a lease from the new pageserver', async () => (pageserver2.queries('lease lsn').length > 0 ? true : undefined), 10_000);
 
@@ -266,7 +259,7 @@ describe('Neon storage (fixtures: pageserver, safekeepers, sync-safekeepers)', (
     pageserver.leaseLengthMs = 600_000; // a lease that sleeps for minutes unless woken
     const configPath = path.join(stack.tmp, `refresh-${process.pid}.json`);
     const pgPort = await freePort();
-    const request = (ps: PageserverFixture) => neonRequest({ pgPort }, { mode: { Static: backupLsn }, safekeeper_connstrings: [], pageserver_connection_info: connectionInfo(ps) });
+    const request = (ps: PageserverFixture) => neonRequest({ pgPort }, { mode: { Static: backupLsn }, safekeeper_connstrings: [], pageserver_connection_info: ps.connectionInfo() });
     writeFileSync(configPath, JSON.stringify(request(pageserver)));
     const r = await startCompute(stack, { postgres: neonPostgres, configPath, pgPort });
     computes.push(r);

@@ -12,12 +12,12 @@ import { Client } from 'pg';
 import { freePort } from '../../src/dev/ports';
 import { startUpstream } from '../../src/dev/upstream';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
-import { makeColdClusterTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
+import { FIXTURE_TENANT, FIXTURE_TIMELINE, makeColdClusterTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../fixtures/neon';
 import { scramVerifier } from '../support/scram';
 import { configurationRequest, json, postJson, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
 
-const TENANT = 'b0554b632bd4d547a63b86c3630317e8';
-const TIMELINE = '2414a61ffc94e428f14b5758fe308e13';
+// The only tenant and timeline the fixtures serve.
+const [TENANT, TIMELINE] = [FIXTURE_TENANT, FIXTURE_TIMELINE];
 const TOKEN = 'eyJhbGciOiJFZERTQSJ9.test-storage-token';
 const PASSWORD = 'pw-versions';
 const VERSIONS = [14, 16, 17] as const;
@@ -67,12 +67,7 @@ describe('PostgreSQL 14, 16 and 17 on the neon backend (embedded builds, fixture
         timeline_id: TIMELINE,
         storage_auth_token: TOKEN,
         safekeeper_connstrings: safekeepers.map((sk) => sk.address),
-        pageserver_connection_info: {
-          shard_count: 0,
-          stripe_size: null,
-          prefer_protocol: 'libpq',
-          shards: { '0000': { pageservers: [{ id: 1, libpq_url: pageserver.url, grpc_url: null }] } },
-        },
+        pageserver_connection_info: pageserver.connectionInfo(),
         cluster: {
           roles: [
             { name: 'neondb_owner', encrypted_password: scramVerifier(PASSWORD), options: null },
