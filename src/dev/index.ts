@@ -37,18 +37,15 @@ async function requireFree(name: string, port: number): Promise<void> {
   if (!(await portIsFree(port))) throw new Error(`port ${port} (${name}) is in use; stop whatever holds it (an earlier npm run dev?)`);
 }
 
-async function waitForApi(url: string, worker: ChildProcess, headers: Record<string, string>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (worker.exitCode !== null) throw new Error(`the compute worker exited with code ${worker.exitCode}`);
-    try {
-      if ((await fetch(`${url}/status`, { headers })).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
+/** Polls `answers` until it holds; fails if `child` exits first or the time runs out (`detail` says more). */
+async function waitUntilServing(what: string, child: ChildProcess, answers: () => Promise<boolean>, timeoutMs: number, detail = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}${detail()}`);
+    if (await answers().catch(() => false)) return; // an error: not listening yet
+    if (Date.now() > deadline) throw new Error(`${what} did not answer${detail()}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`the compute API did not answer on ${url}`);
 }
 
 /**
@@ -84,12 +81,8 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${PORTS.codec}`;
-  for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
-    if (child.exitCode !== null) throw new Error(`the codec server exited: ${stderr.trim()}`);
-    const res = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigins[0] } }).catch(() => null);
-    if (res?.status === 204) break;
-    if (Date.now() > deadline) throw new Error(`the codec server did not answer on ${url}: ${stderr.trim()}`);
-  }
+  const preflight = async () => (await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigins[0] } })).status === 204;
+  await waitUntilServing(`the codec server on ${url}`, child, preflight, 30_000, () => `: ${stderr.trim()}`);
   return {
     url,
     stop: async () => {
@@ -220,7 +213,7 @@ async function main(): Promise<void> {
       worker.kill('SIGTERM');
       await workerExit;
     });
-    await waitForApi(api, worker, auth);
+    await waitUntilServing(`the compute worker (API ${api})`, worker, async () => (await fetch(`${api}/status`, { headers: auth })).ok, 60_000);
 
     const request = JSON.parse(await readFile(path.join(REPO_ROOT, 'examples', 'spec.json'), 'utf8'));
     request.spec.storage.connstring = upstreamConnstring;
