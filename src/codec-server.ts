@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { AesGcmCodec } from './codec';
 import { REDACTED, redactJson, redactText } from './compute/redact';
 
@@ -41,15 +42,10 @@ const PayloadsSchema = {
   },
 } as const;
 
-const fromJson = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-  data: Buffer.from(p.data ?? '', 'base64'),
-});
-
-const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  data: Buffer.from(p.data ?? []).toString('base64'),
-});
+// The protocol's JSON is protobuf's JSON mapping of Payload (bytes as base64).
+const ProtoPayload = temporal.api.common.v1.Payload;
+const fromJson = (p: JsonPayload): Payload => ProtoPayload.fromObject(p) as Payload;
+const toJson = (p: Payload): JsonPayload => ProtoPayload.toObject(ProtoPayload.create(p), { bytes: String, defaults: true }) as JsonPayload;
 
 const plain = (value: unknown): Payload => ({
   metadata: { encoding: Buffer.from('json/plain') },
