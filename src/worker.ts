@@ -22,6 +22,7 @@ import { ActivityProbe } from './postgres/activity';
 import { ExtensionStats } from './extension-stats';
 import type { JwkJson } from './compute-spec/schema';
 import type { LifecycleResult } from './workflows/lifecycle';
+import type { StatusView } from './compute/status';
 import type { DataConverter } from '@temporalio/common';
 import { taskQueueFor } from './compute/ids';
 import { workflowCode } from './workflow-bundle';
@@ -339,6 +340,8 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   wakeEndWatch = endWatch.wake;
   const ready = (async () => {
     let searchable: boolean | null = null;
+    /** The lifecycle's memo once its run is this process's: what /status shows until the workflow reports. */
+    let memo: StatusView | null = null;
     const started = await untilDone(
       `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
       async () => {
@@ -356,11 +359,13 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
         // A run at rest whose Postgres is gone: this process replaces the one that ran it (a pod
         // restarted, `docker compose down` and `up`). It starts the compute afresh, as Neon's
         // compute_ctl does in a new pod, instead of inheriting a failure it cannot leave.
-        const was = await computes.statusFromMemo(o.computeId);
-        if (was && (was.status === 'running' || was.status === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
-          log('info', `compute ${o.computeId} was ${was.status}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
-          await computes.endLifecycleRun(o.computeId, `a new worker process found the compute ${was.status} with no Postgres running: it starts the compute afresh`);
+        memo = await computes.statusFromMemo(o.computeId);
+        const was = memo?.status;
+        if ((was === 'running' || was === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
+          log('info', `compute ${o.computeId} was ${was}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
+          await computes.endLifecycleRun(o.computeId, `a new worker process found the compute ${was} with no Postgres running: it starts the compute afresh`);
           await start();
+          memo = await computes.statusFromMemo(o.computeId);
         }
         return true;
       },
@@ -371,7 +376,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     if (!started) return;
     cache.temporalReachable();
     cache.attach(computes);
-    await cache.seed(computes).catch(() => undefined);
+    cache.seed(memo);
     const created = await untilDone('starting the Temporal worker', () => startTemporalWorker(o, runAs, converter, cache, metrics), isStopped, () => {});
     if (!created) return;
     if (stopped) {

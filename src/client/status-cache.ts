@@ -118,9 +118,8 @@ export class StatusCache implements ComputeOperations {
     return this.staleMark;
   }
 
-  /** Takes the memo's view (one describe(), no worker needed) while the workflow has not reported. */
-  async seed(computes: ComputeClient): Promise<void> {
-    const memo = await computes.statusFromMemo(this.computeId);
+  /** Takes the memo's view (read with describe(), no worker needed) while the workflow has not reported. */
+  seed(memo: StatusView | null): void {
     if (memo && !this.reported) this.set(memo);
   }
 
