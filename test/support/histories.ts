@@ -1,9 +1,11 @@
 // Recording workflow histories for the replay test: `RECORD_HISTORIES=1 npm test` (or a single
 // integration test file) writes `{workflowId, history}` of the workflows of the workflows a test ran into test/histories/.
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
 
 export const HISTORIES_DIR = path.join(__dirname, '../../../test/histories');
 
@@ -28,4 +30,28 @@ export async function recordHistories(client: Client, name: string, workflowIds:
       await writeFile(path.join(HISTORIES_DIR, file), `${JSON.stringify(recorded)}\n`);
     }
   }
+}
+
+/** The recorded histories, by file name. */
+export function recordedHistories() {
+  return readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const recorded = JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'));
+      return { workflowId: recorded.workflowId as string, history: historyFromJSON(recorded.history), file: f };
+    });
+}
+
+/** The recorded histories the workflow code at `workflowsPath` fails to replay: `file: error` each. */
+export async function failingReplays(workflowsPath: string): Promise<string[]> {
+  const histories = recordedHistories();
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath, replayName: 'compute-ctl-replay', sinks: { compute: { status: { fn: () => undefined, callDuringReplay: true } } } },
+    histories,
+  )) {
+    if (result.error) failures.push(`${histories.find((h) => h.workflowId === result.workflowId)?.file ?? result.workflowId}: ${result.error.message}`);
+  }
+  return failures;
 }

@@ -2,13 +2,11 @@
 // computes, and replaying test/histories against a copy of the workflow code with that change must
 // fail. (The unchanged code replays them all: replay.test.ts.)
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import { installRuntime } from '../../src/runtime';
-import { HISTORIES_DIR } from '../support/histories';
+import { failingReplays } from '../support/histories';
 
 const COMPILED = path.join(__dirname, '../../src');
 
@@ -53,30 +51,6 @@ const MUTATIONS: Mutation[] = [
   },
 ];
 
-const histories = readdirSync(HISTORIES_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => {
-    const recorded = JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'));
-    return { workflowId: recorded.workflowId as string, history: historyFromJSON(recorded.history), file: f };
-  });
-
-/** The recorded histories the workflow code under `dir` fails to replay. */
-async function failingReplays(dir: string): Promise<string[]> {
-  const failures: string[] = [];
-  for await (const result of Worker.runReplayHistories(
-    {
-      workflowsPath: path.join(dir, 'workflows', 'index.js'),
-      replayName: 'compute-ctl-replay-guard',
-      sinks: { compute: { status: { fn: () => undefined, callDuringReplay: true } } },
-    },
-    histories,
-  )) {
-    if (result.error) failures.push(histories.find((h) => h.workflowId === result.workflowId)?.file ?? result.workflowId);
-  }
-  return failures;
-}
-
 describe('the recorded histories guard every path', { timeout: 600_000 }, () => {
   const copies: string[] = [];
   after(() => copies.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -92,7 +66,7 @@ describe('the recorded histories guard every path', { timeout: 600_000 }, () => 
       const code = readFileSync(file, 'utf8');
       assert.equal(code.split(m.find).length - 1, 1, `${m.file} holds the code to change exactly once (update the mutation if the code moved)`);
       writeFileSync(file, code.replace(m.find, m.replace(m.find)));
-      const failed = await failingReplays(dir);
+      const failed = await failingReplays(path.join(dir, 'workflows', 'index.js'));
       assert.ok(failed.length > 0, `every recorded history still replays with ${m.name}`);
     });
   }
