@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixture } from '../test/fixtures/neon';
 import { freePort } from '../src/dev/ports';
 import { stopPostmaster } from '../src/postgres/postmaster';
-import { runComputeWorker } from '../src/worker';
+import { runComputeWorker } from '../src/pod/pod';
 import type { StartupResult } from '../src/workflows/startup-steps';
 import { benchLine, machine, quantile, startBenchStack } from './common';
 

@@ -10,7 +10,7 @@ import { stopPostmaster } from '../src/postgres/postmaster';
 import { freePort } from '../src/dev/ports';
 import { installRuntime } from '../src/runtime';
 import { parseConfigurationRequest } from '../src/compute-spec/parse';
-import { runComputeWorker } from '../src/worker';
+import { runComputeWorker } from '../src/pod/pod';
 import type { StartupResult } from '../src/workflows/startup-steps';
 import { runStartupSteps } from '../src/workflows/startup-steps';
 import { benchLine, machine, median, quantile, startBenchStack } from './common';

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--log-level <level>', 'HTTP log level').default('info')),
   ).action(async (opts) => {
     const pgdata: string = opts.pgdata;
-    const { fanOutTermination, runComputeWorker } = await import('./worker');
+    const { fanOutTermination, runComputeWorker } = await import('./pod/pod');
     const w = await runComputeWorker({
       computeId: opts.computeId,
       pgdata,

@@ -4,7 +4,7 @@
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { log } from './log';
-import { omitEmptyFamilies } from './metrics';
+import { omitEmptyFamilies } from './pod/metrics';
 
 let installed = false;
 let metricsUrl: string | null = null;

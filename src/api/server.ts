@@ -2,7 +2,6 @@
 // scraper) and internal (Postgres' neon extension, local_proxy).
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Exposition } from '../metrics';
 import type { ComputeOperations } from '../client';
 import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
@@ -10,6 +9,12 @@ import { getFromCommunicator } from '../postgres/communicator';
 import { internalRoutes } from './routes/internal';
 import { postgresRoutes } from './routes/postgres';
 import { computeRoutes } from './routes/compute';
+
+/** What /metrics serves (a prom-client Registry has this shape). */
+export interface Exposition {
+  contentType: string;
+  metrics(): Promise<string>;
+}
 
 export interface ApiOptions {
   computes: ComputeOperations;

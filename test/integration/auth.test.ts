@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { freePort } from '../../src/dev/ports';
-import { runComputeWorker } from '../../src/worker';
+import { runComputeWorker } from '../../src/pod/pod';
 import { json, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
 
 describe('the external API with JWT keys from the startup config', () => {

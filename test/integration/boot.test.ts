@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { startTemporalServer } from '../../src/dev/temporal-server';
 import { freePort } from '../../src/dev/ports';
-import { statusFileFor } from '../../src/client/status-cache';
+import { statusFileFor } from '../../src/pod/compute-view';
 import { configurationRequest, json, postJson, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 

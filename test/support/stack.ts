@@ -12,7 +12,7 @@ import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal
 import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/postgres/pgbin';
 import { installRuntime } from '../../src/runtime';
-import { runComputeWorker, type RunningWorker } from '../../src/worker';
+import { runComputeWorker, type RunningWorker } from '../../src/pod/pod';
 import type { StatusView } from '../../src/compute/status';
 import { recordHistories } from './histories';
 

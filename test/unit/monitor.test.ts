@@ -1,11 +1,11 @@
 // The compute monitor (§8.1) and the /metrics text it feeds (§7.1), with a scripted Postgres.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ComputeMonitor, type Probe } from '../../src/compute-monitor';
+import { ComputeMonitor, type Probe } from '../../src/pod/compute-monitor';
 import type { ComputeStatus, StatusView } from '../../src/compute/status';
 import { newLifecycleState, statusView } from '../../src/compute/lifecycle-state';
 import { lastSeenActive } from '../../src/postgres/activity';
-import { createMetrics, omitEmptyFamilies } from '../../src/metrics';
+import { createMetrics, omitEmptyFamilies } from '../../src/pod/metrics';
 import { assertValidExposition } from '../support/exposition';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 22, 6, 0, s));

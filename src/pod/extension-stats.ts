@@ -1,9 +1,9 @@
 // The installed-extensions statistics of a Primary compute (reference §8.4): collected once when it
 // first runs, then every 2 × 3600 s (Neon's interval when the spec sets no suspend timeout; the spec
 // is not held by the process, so its suspend_timeout_seconds is not used), for /metrics.
-import type { ComputeStatus } from './compute/status';
-import { installedExtensions, type InstalledExtension } from './postgres/installed-extensions';
-import { log } from './log';
+import type { ComputeStatus } from '../compute/status';
+import { installedExtensions, type InstalledExtension } from '../postgres/installed-extensions';
+import { log } from '../log';
 
 const INTERVAL_MS = 2 * 3600 * 1000;
 

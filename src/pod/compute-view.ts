@@ -10,7 +10,7 @@ import { newLifecycleState, statusView } from '../compute/lifecycle-state';
 import type { PromoteState, ReplicationView, StaleMark, StatusView, TerminateMode, TerminateResult } from '../compute/status';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { ComputeSinks } from '../workflows/sinks';
-import type { ComputeClient, ComputeOperations } from './index';
+import type { ComputeClient, ComputeOperations } from '../client';
 import { log } from '../log';
 
 /** How long /configure and /terminate wait for the compute's workflow before answering 503. */

@@ -4,29 +4,29 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { isLoopback } from './loopback';
+import { isLoopback } from '../loopback';
 import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { PRIVILEGED_ROLE_PATTERN } from './postgres/catalog/plan';
-import { resolveRunAs, type RunAs } from './postgres/os';
-import { postgresMajorVersion, versionName } from './postgres/pgbin';
-import { livePostmasterPid, signalPostmaster } from './postgres/postmaster';
-import { createAuthenticator, type Authenticator } from './api/auth';
-import { buildExternalServer, buildInternalServer } from './api/server';
-import type { ComputeClient, ComputeClientOptions } from './client';
-import { initialView, StatusCache, statusFileFor } from './client/status-cache';
-import { loadConfig } from './config-source';
+import { PRIVILEGED_ROLE_PATTERN } from '../postgres/catalog/plan';
+import { resolveRunAs, type RunAs } from '../postgres/os';
+import { postgresMajorVersion, versionName } from '../postgres/pgbin';
+import { livePostmasterPid, signalPostmaster } from '../postgres/postmaster';
+import { createAuthenticator, type Authenticator } from '../api/auth';
+import { buildExternalServer, buildInternalServer } from '../api/server';
+import type { ComputeClient, ComputeClientOptions } from '../client';
+import { initialView, StatusCache, statusFileFor } from './compute-view';
+import { loadConfig } from '../config-source';
 import { createMetrics, type ComputeMetrics } from './metrics';
 import { ComputeMonitor } from './compute-monitor';
-import { ActivityProbe } from './postgres/activity';
+import { ActivityProbe } from '../postgres/activity';
 import { ExtensionStats } from './extension-stats';
-import type { JwkJson } from './compute-spec/schema';
-import type { LifecycleResult } from './workflows/lifecycle';
-import type { StatusView } from './compute/status';
+import type { JwkJson } from '../compute-spec/schema';
+import type { LifecycleResult } from '../workflows/lifecycle';
+import type { StatusView } from '../compute/status';
 import type { DataConverter } from '@temporalio/common';
-import { taskQueueFor } from './compute/ids';
-import { workflowCode } from './workflow-bundle';
-import { log, setLogContext } from './log';
+import { taskQueueFor } from '../compute/ids';
+import { workflowCode } from '../workflow-bundle';
+import { log, setLogContext } from '../log';
 
 export interface WorkerOptions {
   computeId: string;
@@ -154,7 +154,7 @@ async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Pr
 }
 
 /** The Temporal Core runtime, once this process's worker installed it (its metrics come from there). */
-let runtime: typeof import('./runtime') | null = null;
+let runtime: typeof import('../runtime') | null = null;
 
 /**
  * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
@@ -169,8 +169,8 @@ async function startTemporalWorker(
 ): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
   const [{ NativeConnection, Worker }, installed, { createActivities }] = await Promise.all([
     import('@temporalio/worker'),
-    import('./runtime'),
-    import('./activities'),
+    import('../runtime'),
+    import('../activities'),
   ]);
   await installed.installRuntime();
   runtime = installed;
@@ -266,7 +266,7 @@ async function loadTemporalClient() {
   await nextTurn();
   const { Client, Connection } = await import('@temporalio/client');
   await nextTurn();
-  const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([import('./client'), import('./codec')]);
+  const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([import('../client'), import('../codec')]);
   return { Client, Connection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter };
 }
 
@@ -387,7 +387,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     running.catch((err) => log('error', `the Temporal worker stopped: ${(err as Error).message}`));
     temporal = { ...created, running };
     // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
-    void import('./client/takeover')
+    void import('./takeover')
       .then(({ endDeadAttempts }) => endDeadAttempts(client, o.computeId, created.identity))
       .catch((err) => log('warn', `could not take over the steps of the previous worker: ${(err as Error).message}`));
   })();
@@ -416,7 +416,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
 
 /** The compute search attributes registered (added when missing); a refusal is logged, not fatal. */
 async function searchAttributesChecked(connection: Connection, namespace: string): Promise<boolean> {
-  const { ensureSearchAttributes } = await import('./client/search-attributes');
+  const { ensureSearchAttributes } = await import('../client/search-attributes');
   const report = await ensureSearchAttributes(connection, namespace);
   if (report.added.length > 0) log('info', `registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
   if (report.problem) log('warn', `${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
@@ -428,7 +428,7 @@ async function searchAttributesChecked(connection: Connection, namespace: string
  * postmaster (fast shutdown: clients disconnected, a shutdown checkpoint). No waiting.
  */
 export async function fanOutTermination(pgdata: string): Promise<void> {
-  const { terminateSyncSafekeepers } = await import('./storage/neon/safekeepers');
+  const { terminateSyncSafekeepers } = await import('../storage/neon/safekeepers');
   terminateSyncSafekeepers();
   await signalPostmaster(pgdata, 'SIGINT').catch(() => null);
 }

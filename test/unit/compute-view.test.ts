@@ -5,7 +5,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { initialView, StatusCache, statusFileFor } from '../../src/client/status-cache';
+import { initialView, StatusCache, statusFileFor } from '../../src/pod/compute-view';
 import { newLifecycleState, statusView } from '../../src/compute/lifecycle-state';
 import type { StatusView } from '../../src/compute/status';
 

@@ -2,10 +2,10 @@
 // it asks Postgres whether anyone uses it, moving `last_active` forward, and counts the time
 // Postgres did not answer (the downtime metrics). It lives in the process, not in the workflow: two
 // ticks a second must not grow the workflow's history. /status and /metrics read it.
-import type { ComputeStatus } from './compute/status';
-import type { ReplicationView } from './compute/status';
-import type { ActivitySample } from './postgres/activity';
-import { log } from './log';
+import type { ComputeStatus } from '../compute/status';
+import type { ReplicationView } from '../compute/status';
+import type { ActivitySample } from '../postgres/activity';
+import { log } from '../log';
 
 /** One look at Postgres; throws when Postgres does not answer. */
 export interface Probe {

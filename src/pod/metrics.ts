@@ -1,7 +1,8 @@
 // Prometheus metrics of the in-pod process (reference §7.1).
 import { Counter, Gauge, Registry } from 'prom-client';
-import { displayStatus, type StatusView } from './compute/status';
-import type { InstalledExtension } from './postgres/installed-extensions';
+import { displayStatus, type StatusView } from '../compute/status';
+import type { InstalledExtension } from '../postgres/installed-extensions';
+import type { Exposition } from '../api/server';
 
 /** What the process observes itself, beside the workflow's status. */
 export interface MetricSources {
@@ -11,11 +12,6 @@ export interface MetricSources {
   temporalUp(): boolean;
 }
 
-/** What /metrics serves (a Registry has this shape too). */
-export interface Exposition {
-  contentType: string;
-  metrics(): Promise<string>;
-}
 
 export interface ComputeMetrics {
   /** The /metrics text: the lease gauges only when the compute holds a lease, no empty family. */
