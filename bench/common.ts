@@ -11,6 +11,7 @@ import { startUpstream, type Upstream } from '../src/dev/upstream';
 import { chown, resolveRunAs, type RunAs } from '../src/postgres/os';
 import { findPostgres } from '../src/postgres/pgbin';
 import { stopPostmaster } from '../src/postgres/postmaster';
+import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator, type RunningOrchestrator } from '../src/orchestrator';
 
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -34,6 +35,8 @@ export function machine(): string {
 
 export interface BenchStack {
   temporal: TemporalServer;
+  /** Serves the lifecycle workflows (in this process). */
+  orchestrator: RunningOrchestrator;
   upstream: Upstream;
   postgres: string;
   runAs: RunAs | null;
@@ -74,8 +77,10 @@ export async function startBenchStack(): Promise<BenchStack> {
   const tmp = await benchTempDir(runAs, 'stack');
   const temporal = await startTemporalServer({ port: await freePort() });
   const upstream = await startUpstream({ pgdata: path.join(tmp, 'upstream'), port: await freePort(), postgres, runAs });
+  const orchestrator = await runOrchestrator({ ...DEFAULT_ORCHESTRATOR_OPTIONS, temporalAddress: temporal.address, temporalNamespace: 'default' });
   return {
     temporal,
+    orchestrator,
     upstream,
     postgres,
     runAs,
@@ -85,6 +90,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       await stopPostmaster(pgdata, 'SIGQUIT').catch(() => undefined);
     },
     async stop() {
+      await orchestrator.shutdown();
       await Promise.allSettled([temporal.stop(), upstream.stop()]);
       await rm(tmp, { recursive: true, force: true });
     },

@@ -6,6 +6,7 @@ import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixt
 import { freePort } from '../src/dev/ports';
 import { stopPostmaster } from '../src/postgres/postmaster';
 import { runComputeWorker } from '../src/pod/pod';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from '../src/compute/ids';
 import type { StartupResult } from '../src/workflows/startup-steps';
 import { benchLine, machine, quantile, startBenchStack } from './common';
 
@@ -31,7 +32,7 @@ export async function benchNeon(n: number): Promise<void> {
       const worker = await runComputeWorker({
         computeId, pgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`,
         externalHttpPort: ext, internalHttpPort: int, httpHost: '127.0.0.1', temporalAddress: stack.temporal.address,
-        temporalNamespace: 'default', pgUser: 'postgres', privilegedRoleName: 'neon_superuser', buildTag: 'bench', logLevel: 'error',
+        temporalNamespace: 'default', orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE, pgUser: 'postgres', privilegedRoleName: 'neon_superuser', buildTag: 'bench', logLevel: 'error',
       });
       try {
         const body = {

@@ -11,6 +11,7 @@ import { freePort } from '../src/dev/ports';
 import { installRuntime } from '../src/runtime';
 import { parseConfigurationRequest } from '../src/compute-spec/parse';
 import { runComputeWorker } from '../src/pod/pod';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from '../src/compute/ids';
 import type { StartupResult } from '../src/workflows/startup-steps';
 import { runStartupSteps } from '../src/workflows/startup-steps';
 import { benchLine, machine, median, quantile, startBenchStack } from './common';
@@ -42,7 +43,7 @@ export async function benchStartup(n: number): Promise<void> {
       const worker = await runComputeWorker({
         computeId, pgdata, postgres, connstr: `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`,
         externalHttpPort: ext, internalHttpPort: int, httpHost: '127.0.0.1', temporalAddress: stack.temporal.address,
-        temporalNamespace: 'default', pgUser: 'postgres', privilegedRoleName: 'neon_superuser', buildTag: 'bench',
+        temporalNamespace: 'default', orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE, pgUser: 'postgres', privilegedRoleName: 'neon_superuser', buildTag: 'bench',
         logLevel: 'error',
       });
       try {

@@ -1,11 +1,14 @@
-// The compute-ctl command line: `worker` is the in-pod process; the other commands are the
-// control plane's side, talking to computes through Temporal.
+// The compute-ctl command line: `worker` is the in-pod process, `orchestrator` runs the lifecycle
+// workflows of every compute; the other commands are the control plane's side, talking to computes
+// through Temporal.
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ComputeClient } from './client';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from './compute/ids';
 import { findPostgres } from './postgres/pgbin';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './compute-spec/parse';
 import { log } from './log';
+import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator } from './orchestrator';
 
 const EXIT_DELAY_MS = { fast: 30_000, immediate: 300 };
 
@@ -23,22 +26,34 @@ function port(value: string): number {
   return n;
 }
 
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive whole number');
+  return n;
+}
+
 const temporalOptions = (cmd: Command) =>
   cmd
     .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS').default('127.0.0.1:7233'))
-    .addOption(new Option('--temporal-namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default'));
+    .addOption(new Option('--temporal-namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default'))
+    .addOption(
+      new Option('--orchestrator-queue <name>', "the orchestrators' shared task queue of the lifecycle workflows")
+        .env('COMPUTE_CTL_ORCHESTRATOR_QUEUE')
+        .default(DEFAULT_ORCHESTRATOR_QUEUE),
+    );
 
 /** Runs one control-plane call through Temporal and prints its result as JSON. */
-async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string }, call: (computes: ComputeClient) => Promise<unknown>): Promise<void> {
+async function controlPlane(opts: { temporalAddress: string; temporalNamespace: string; orchestratorQueue: string }, call: (computes: ComputeClient) => Promise<unknown>): Promise<void> {
   // Loaded per command: the worker's boot should not pay for the control plane's modules, nor the reverse.
-  const [{ Client, Connection }, { ComputeClient }, { dataConverter }] = await Promise.all([
+  const [{ Client, Connection }, { ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([
     import('@temporalio/client'),
     import('./client'),
     import('./codec'),
   ]);
   const connection = await Connection.connect({ address: opts.temporalAddress });
   try {
-    const result = await call(new ComputeClient(new Client({ connection, namespace: opts.temporalNamespace, dataConverter: dataConverter() })));
+    const client = new Client({ connection, namespace: opts.temporalNamespace, dataConverter: dataConverter() });
+    const result = await call(new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, orchestratorQueue: opts.orchestratorQueue }));
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await connection.close();
@@ -60,10 +75,10 @@ export function buildProgram(): Command {
   temporalOptions(
     program
       .command('worker')
-      .description('run the in-pod process of one compute: Temporal worker + HTTP API')
+      .description("run the in-pod process of one compute: the HTTP API and an activity worker on the compute's own task queue")
       .requiredOption('-D, --pgdata <dir>', 'data directory (wiped and recreated on every start)')
       .requiredOption('-C, --connstr <url>', 'the local Postgres as superuser, e.g. postgresql://cloud_admin@127.0.0.1:55432/postgres')
-      .requiredOption('-i, --compute-id <id>', 'compute ID (task queue compute-<id>, workflow compute-<id>)')
+      .requiredOption('-i, --compute-id <id>', "compute ID (workflow compute-<id>; its steps on task queue compute-<id>)")
       .addOption(new Option('-b, --pgbin <path>', 'the postgres binary').env('POSTGRES_PATH'))
       .option('-c, --config <file>', 'ComputeConfig JSON file ({spec?, compute_ctl_config}); with a spec the compute starts at once')
       .option('-p, --control-plane-uri <url>', 'fetch the spec from the control plane instead (token: $NEON_CONTROL_PLANE_TOKEN)')
@@ -90,6 +105,7 @@ export function buildProgram(): Command {
       httpHost: opts.httpHost,
       temporalAddress: opts.temporalAddress,
       temporalNamespace: opts.temporalNamespace,
+      orchestratorQueue: opts.orchestratorQueue,
       pgUser: opts.pgUser,
       privilegedRoleName: opts.privilegedRoleName,
       buildTag: opts.buildTag,
@@ -113,8 +129,32 @@ export function buildProgram(): Command {
     process.once('unhandledRejection', crash);
     const result = await w.finished;
     // Keep serving so the control plane can read the final status (§9), then exit.
-    await new Promise((r) => setTimeout(r, EXIT_DELAY_MS[result.mode ?? 'immediate']));
+    await new Promise((r) => setTimeout(r, EXIT_DELAY_MS[result.mode]));
     await w.shutdown();
+    process.exit(0);
+  });
+
+  temporalOptions(
+    program
+      .command('orchestrator')
+      .description('run the lifecycle workflows of every compute (a workflow worker on the shared queue; run two or more)')
+      .option('--max-cached-workflows <n>', 'lifecycle workflows kept in memory between their tasks', count, DEFAULT_ORCHESTRATOR_OPTIONS.maxCachedWorkflows)
+      .option('--workflow-pollers <n>', "long polls on the shared queue (at least its partitions)", count, DEFAULT_ORCHESTRATOR_OPTIONS.workflowPollers)
+      .option('--http-host <addr>', 'address of /healthz and /metrics', DEFAULT_ORCHESTRATOR_OPTIONS.httpHost)
+      .option('--http-port <port>', 'port of /healthz and /metrics (none unless given)', port),
+  ).action(async (opts) => {
+    const o = await runOrchestrator({
+      temporalAddress: opts.temporalAddress,
+      temporalNamespace: opts.temporalNamespace,
+      taskQueue: opts.orchestratorQueue,
+      maxCachedWorkflows: opts.maxCachedWorkflows,
+      workflowPollers: opts.workflowPollers,
+      httpHost: opts.httpHost,
+      httpPort: opts.httpPort ?? null,
+    });
+    // Temporal's runtime stops the worker on SIGINT/SIGTERM (its tasks finish first).
+    await o.done;
+    await o.shutdown();
     process.exit(0);
   });
 
@@ -201,9 +241,15 @@ export function buildProgram(): Command {
     .description("a container health probe: exit 0 when the worker's /status answers (a liveness probe: Postgres serves through a Temporal outage)")
     .option('--url <url>', 'the worker external API', 'http://127.0.0.1:3080')
     .option('--token-file <file>', 'a JWT to send (the API is authenticated when keys are configured)')
-    .option('--temporal', "also require the compute's workflow to be reachable on Temporal (/status not stale)")
+    .option('--temporal', "also require the pod to have reached its compute's lifecycle workflow on Temporal (/status not stale)")
     .option('--ready', 'also require status running')
+    .option('--orchestrator', 'probe an orchestrator instead (its /healthz at --url)')
     .action(async (opts) => {
+      if (opts.orchestrator) {
+        const res = await fetch(`${opts.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        if (!res.ok) throw new Error(`/healthz answered ${res.status}: ${await res.text()}`);
+        return;
+      }
       const token = opts.tokenFile ? (await readFile(opts.tokenFile, 'utf8')).trim() : null;
       const res = await fetch(`${opts.url}/status`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`/status answered ${res.status}`);

@@ -29,8 +29,14 @@ export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
   const port = await loopbackPort();
   try {
     Runtime.install({
+      // No periodic worker heartbeats to the server: an idle pod sends Temporal nothing but its poll.
+      workerHeartbeatInterval: 0,
       // JSON lines as the process's own (src/log.ts), with the SDK's workflow and activity ids.
-      logger: new DefaultLogger(level, ({ level: l, message, meta }) => log(l === 'WARN' ? 'warn' : l === 'ERROR' ? 'error' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info', message, meta ?? {})),
+      logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
+        // A pod's worker has no workflows by design (the orchestrators run them): not worth a warning.
+        if (message === 'No workflows registered, not polling for workflow tasks') return;
+        log(l === 'WARN' ? 'warn' : l === 'ERROR' ? 'error' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info', message, meta ?? {});
+      }),
       telemetryOptions: {
         // Core's own logs at the same level. (Not forwarded to the TS logger: forwarding polls on a
         // timer that keeps a process without connections alive.)
@@ -43,6 +49,33 @@ export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
   } catch {
     // already instantiated with defaults (e.g. by a test harness): no Core metrics then
   }
+}
+
+/** Core's long polls of one task queue: how many were started, ended, and failed. */
+export interface PollCounts {
+  started: number;
+  ended: number;
+  failed: number;
+}
+
+/**
+ * The counts of Core's polls of `taskQueue` (operation `operation`), read now from its exporter on
+ * loopback (no Temporal traffic); null before the runtime is installed.
+ */
+export async function corePollCounts(taskQueue: string, operation = 'PollActivityTaskQueue'): Promise<PollCounts | null> {
+  if (metricsUrl === null) return null;
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) })).text();
+  const counts: PollCounts = { started: 0, ended: 0, failed: 0 };
+  const ours = `operation="${operation}"`;
+  const queue = `task_queue="${taskQueue}"`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('temporal_long_request') || !line.includes(ours) || !line.includes(queue)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('temporal_long_request_total{')) counts.started += value;
+    else if (line.startsWith('temporal_long_request_latency_count{')) counts.ended += value;
+    else if (line.startsWith('temporal_long_request_failure_total{')) counts.failed += value;
+  }
+  return counts;
 }
 
 /**

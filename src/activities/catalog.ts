@@ -21,7 +21,7 @@ export interface CatalogResult {
   pendingRestart: string[];
 }
 
-export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailures: Counter<'migration_id'> }) {
+export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailures?: Counter<'migration_id'> }) {
   return {
     /**
      * §5.1: apply the spec to the catalog (Primary, unless skip_pg_catalog_updates) with the limits
@@ -56,7 +56,7 @@ export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailu
     async runMigrations(parsed: ParsedSpec): Promise<MigrationReport | null> {
       if (!appliesCatalog(parsed)) return null;
       const report = await runMigrations(s.connstr, s.privilegedRoleName);
-      if (report.failed) metrics?.migrationFailures.inc({ migration_id: String(report.failed.id) });
+      if (report.failed) metrics?.migrationFailures?.inc({ migration_id: String(report.failed.id) });
       return report;
     },
   };

@@ -1,6 +1,7 @@
-// The in-pod steps of a compute, as Temporal activities bound to this worker's compute, one module
+// The in-pod steps of a compute, as Temporal activities bound to this pod's compute, one module
 // per concern. Every activity is idempotent: a retry after a crash leaves the same result.
 import type { Counter } from 'prom-client';
+import type { PodReport } from '../compute/lifecycle-state';
 import { catalogActivities } from './catalog';
 import { configActivities } from './config';
 import { instrumented } from './instrument';
@@ -8,24 +9,31 @@ import { pgdataActivities } from './pgdata';
 import { postgresActivities } from './postgres';
 import { promoteActivities } from './promote';
 import { refreshActivities } from './refresh';
+import { reportActivities } from './report';
 import type { ComputeSettings } from './settings';
 import { storageActivities } from './storage';
 
 export type { ComputeSettings } from './settings';
 export type { CatalogResult } from './catalog';
 
-export function createActivities(
-  s: ComputeSettings,
-  metrics?: { migrationFailures: Counter<'migration_id'>; controlPlaneRequests?: Counter<'rpc' | 'http_status'> },
-) {
+/** What the activities report to the pod beside their results. */
+export interface ActivityHooks {
+  migrationFailures?: Counter<'migration_id'>;
+  controlPlaneRequests?: Counter<'rpc' | 'http_status'>;
+  /** A status view the lifecycle sent (reportStatus). */
+  onReport?: (report: PodReport) => void;
+}
+
+export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) {
   return instrumented({
     ...pgdataActivities(s),
     ...storageActivities(s),
     ...postgresActivities(s),
-    ...catalogActivities(s, metrics),
+    ...catalogActivities(s, hooks),
     ...configActivities(s),
-    ...refreshActivities(s, metrics),
+    ...refreshActivities(s, hooks),
     ...promoteActivities(s),
+    ...reportActivities(hooks.onReport ?? (() => undefined)),
   });
 }
 

@@ -14,15 +14,6 @@ function heartbeat(): void {
   }
 }
 
-/** The activity's cancellation signal; undefined when a step is called directly. */
-export function cancellation(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A ComputeFailure as the Temporal failure of its type, retryable or not; anything else as is. */
 function toTemporalFailure(err: unknown): unknown {
   if (!(err instanceof ComputeFailure)) return err;

@@ -1,17 +1,10 @@
-// The compute's postmaster: started (§4.7), watched while the compute runs, stopped (§9).
+// The compute's postmaster: started (§4.7) and stopped (§9). The pod itself watches it while the
+// compute runs (pod/postmaster-watch.ts): no activity runs for as long as Postgres does.
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { TerminateMode } from '../compute/status';
 import { postgresEnv } from '../postgres/os';
-import {
-  awaitAdoptedReady,
-  livePostmasterPid,
-  startPostmaster,
-  stopPostmaster,
-  waitForExit,
-  type PostmasterExit,
-} from '../postgres/postmaster';
-import { cancellation } from './instrument';
+import { awaitAdoptedReady, livePostmasterPid, startPostmaster, stopPostmaster, type PostmasterExit } from '../postgres/postmaster';
 import type { ComputeSettings } from './settings';
 
 export function postgresActivities(s: ComputeSettings) {
@@ -22,7 +15,7 @@ export function postgresActivities(s: ComputeSettings) {
       // A retry after the worker died may find the postmaster it had started: adopt it, never double it.
       const running = await livePostmasterPid(s.pgdata);
       if (running !== null) {
-        await awaitAdoptedReady(s.pgdata);
+        await awaitAdoptedReady(s.pgdata, running);
         return { pid: running };
       }
       try {
@@ -32,11 +25,6 @@ export function postgresActivities(s: ComputeSettings) {
         // A retry would wipe nothing and meet the same configuration: let the workflow decide.
         throw ComputeFailure.permanent(FAILURE.postgresStartFailed, (err as Error).message);
       }
-    },
-
-    /** Long-running: resolves when the postmaster exits. Heartbeats so a lost worker is noticed. */
-    async watchPostgres(): Promise<PostmasterExit> {
-      return waitForExit(s.pgdata, cancellation());
     },
 
     /** fast = SIGINT (fast shutdown: clients disconnected, shutdown checkpoint); immediate = SIGQUIT. */

@@ -30,8 +30,6 @@ export interface ApiOptions {
   /** Temporal Core's worker metrics (Prometheus text), once the worker runs; null before. */
   temporalMetrics?: () => Promise<string | null>;
   logLevel?: string;
-  /** Called after a /terminate through this server completed. */
-  onTerminated?: () => void;
 }
 
 export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInstance> {
@@ -69,7 +67,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
   await app.register(async (authenticated) => {
     const { auth } = opts;
     if (auth) authenticated.addHook('onRequest', async (request) => auth.check(request.headers.authorization));
-    await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId, onTerminated: opts.onTerminated });
+    await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId });
     await authenticated.register(postgresRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, pgbinDir: opts.pgbinDir });
   });
   return app;

@@ -1,5 +1,5 @@
-// Typed control-plane helpers over the Temporal client, used by the CLI and the HTTP API. Every
-// call has a deadline: an update or query with no worker polling would otherwise wait forever.
+// Typed control-plane helpers over the Temporal client, used by the CLI and the pod. Every call has
+// a deadline: an update or query with no orchestrator polling would otherwise wait forever.
 import {
   Client,
   isGrpcCancelledError,
@@ -10,11 +10,18 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, ValueError, WorkflowNotFoundError } from '@temporalio/common';
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { computeLifecycle, LifecycleResult } from '../workflows/lifecycle';
+import type { computeLifecycle } from '../workflows/lifecycle';
 import { ComputeError, FAILURE } from '../compute/failures';
-import { lifecycleWorkflowId, taskQueueFor } from '../compute/ids';
-import { configureUpdate, promoteUpdate, refreshConfigurationUpdate, statusQuery, terminateUpdate } from '../workflows/messages';
-import { newLifecycleState, statusView } from '../compute/lifecycle-state';
+import { computeIdOf, DEFAULT_ORCHESTRATOR_QUEUE, leaseWorkflowId, lifecycleWorkflowId } from '../compute/ids';
+import {
+  configureUpdate,
+  postgresExitedUpdate,
+  promoteUpdate,
+  refreshConfigurationUpdate,
+  statusQuery,
+  terminateUpdate,
+} from '../workflows/messages';
+import { newLifecycleState, statusView, type PodReport, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { invalidStatusMessage, refreshRefusedMessage, type ComputeStatus, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
 
@@ -36,9 +43,20 @@ export interface ComputeClientOptions {
   queryTimeoutMs: number;
   /** Deadline of /configure and /terminate, which wait for the compute to get there. */
   operationTimeoutMs: number;
+  /** The orchestrators' shared task queue, where lifecycle workflows are started. */
+  orchestratorQueue: string;
+  /** Called with the status view each update left the compute in (the pod keeps the newest). */
+  onReport?: (report: PodReport) => void;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: ComputeClientOptions = { queryTimeoutMs: 5_000, operationTimeoutMs: 300_000 };
+export const DEFAULT_CLIENT_OPTIONS: ComputeClientOptions = { queryTimeoutMs: 5_000, operationTimeoutMs: 300_000, orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE };
+
+/** What describe() finds in a lifecycle's memo: its last view, and (once it has run) the report's order. */
+interface LifecycleMemo {
+  status?: StatusView;
+  lifecycle?: string;
+  version?: number;
+}
 
 export interface ComputeSummary {
   computeId: string;
@@ -75,6 +93,12 @@ export class ComputeClient implements ComputeOperations {
     readonly options: ComputeClientOptions = DEFAULT_CLIENT_OPTIONS,
   ) {}
 
+  /** The update's result; its report goes to the observer. */
+  private unwrap<T>(reported: Reported<T>): T {
+    this.options.onReport?.(reported.report);
+    return reported.result;
+  }
+
   handle(computeId: string): WorkflowHandle<typeof computeLifecycle> {
     return this.client.workflow.getHandle<typeof computeLifecycle>(lifecycleWorkflowId(computeId));
   }
@@ -101,7 +125,7 @@ export class ComputeClient implements ComputeOperations {
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
         workflowId: lifecycleWorkflowId(computeId),
-        taskQueue: taskQueueFor(computeId),
+        taskQueue: this.options.orchestratorQueue,
         args: [
           {
             computeId,
@@ -141,11 +165,48 @@ export class ComputeClient implements ComputeOperations {
 
   /** The status the lifecycle workflow last put in its memo (no worker needed), or null. */
   async statusFromMemo(computeId: string): Promise<StatusView | null> {
+    return (await this.memo(computeId))?.status ?? null;
+  }
+
+  private async memo(computeId: string): Promise<LifecycleMemo | null> {
     try {
       const d = await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).describe());
-      return (d.memo?.status as StatusView | undefined) ?? null;
+      return (d.memo as LifecycleMemo | undefined) ?? null;
     } catch {
       return null;
+    }
+  }
+
+  /**
+   * The pod's read at boot: the view the lifecycle last published, with its order, from its memo
+   * (no orchestrator needed); null when there is no such lifecycle. Throws when Temporal is away.
+   */
+  async podReport(computeId: string): Promise<PodReport | null> {
+    let memo: LifecycleMemo | undefined;
+    try {
+      memo = (await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).describe())).memo as LifecycleMemo | undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+    return memo?.status ? { lifecycle: memo.lifecycle ?? '', version: memo.version ?? 0, view: memo.status } : null;
+  }
+
+  /**
+   * The pod's report of its postmaster's exit. The update ID names the postmaster, so a report sent
+   * again (Temporal was away, the answer was lost) is taken once.
+   */
+  async reportPostgresExit(computeId: string, exit: PostmasterExitReport): Promise<void> {
+    try {
+      this.unwrap(
+        await this.deadline(this.options.queryTimeoutMs, () =>
+          this.handle(computeId).executeUpdate(postgresExitedUpdate, { args: [exit], updateId: `postgres-exit-${exit.pid}` }),
+        ),
+      );
+    } catch (err) {
+      // The lifecycle has closed (terminated): nothing is left to fail.
+      if (err instanceof WorkflowNotFoundError) return;
+      throw updateError(err);
     }
   }
 
@@ -160,10 +221,15 @@ export class ComputeClient implements ComputeOperations {
 
   async configure(computeId: string, spec: ParsedSpec, requestId?: string): Promise<StatusView> {
     try {
-      return await this.deadline(this.options.operationTimeoutMs, () =>
-        this.handle(computeId).executeUpdate(configureUpdate, { args: [spec], updateId: requestId }),
+      return this.unwrap(
+        await this.deadline(this.options.operationTimeoutMs, () => this.handle(computeId).executeUpdate(configureUpdate, { args: [spec], updateId: requestId })),
       );
     } catch (err) {
+      // A failed start or reconfiguration carries the view it left, as a success does.
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FAILURE.configurationFailed) {
+        const report = err.cause.details?.[0] as PodReport | undefined;
+        if (report?.view) this.options.onReport?.(report);
+      }
       // A closed workflow answers like the terminated compute it was.
       const closed = await this.closedStatus(computeId, err);
       throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
@@ -172,8 +238,8 @@ export class ComputeClient implements ComputeOperations {
 
   async terminate(computeId: string, mode: TerminateMode, requestId?: string): Promise<TerminateResult> {
     try {
-      return await this.deadline(this.options.operationTimeoutMs, () =>
-        this.handle(computeId).executeUpdate(terminateUpdate, { args: [mode], updateId: requestId }),
+      return this.unwrap(
+        await this.deadline(this.options.operationTimeoutMs, () => this.handle(computeId).executeUpdate(terminateUpdate, { args: [mode], updateId: requestId })),
       );
     } catch (err) {
       const closed = await this.closedStatus(computeId, err);
@@ -185,8 +251,10 @@ export class ComputeClient implements ComputeOperations {
 
   async promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState> {
     try {
-      return await this.deadline(this.options.operationTimeoutMs, () =>
-        this.handle(computeId).executeUpdate(promoteUpdate, { args: [spec, walFlushLsn], updateId: requestId }),
+      return this.unwrap(
+        await this.deadline(this.options.operationTimeoutMs, () =>
+          this.handle(computeId).executeUpdate(promoteUpdate, { args: [spec, walFlushLsn], updateId: requestId }),
+        ),
       );
     } catch (err) {
       const closed = await this.closedStatus(computeId, err);
@@ -196,20 +264,11 @@ export class ComputeClient implements ComputeOperations {
 
   async refreshConfiguration(computeId: string): Promise<boolean> {
     try {
-      return await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).executeUpdate(refreshConfigurationUpdate));
+      return this.unwrap(await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).executeUpdate(refreshConfigurationUpdate)));
     } catch (err) {
       const closed = await this.closedStatus(computeId, err);
       throw closed ? new ComputeError('invalid_status', refreshRefusedMessage(closed.status)) : updateError(err);
     }
-  }
-
-  /** The lifecycle workflow's result if it has ended, else null. */
-  async resultIfClosed(computeId: string): Promise<LifecycleResult | null> {
-    return this.deadline(this.options.queryTimeoutMs, async () => {
-      const handle = this.handle(computeId);
-      const { status } = await handle.describe();
-      return status.name === 'RUNNING' ? null : handle.result();
-    });
   }
 
   /**
@@ -218,8 +277,7 @@ export class ComputeClient implements ComputeOperations {
    * is for Neon's compute_ctl. The ended run keeps its history, with `reason`.
    */
   async endLifecycleRun(computeId: string, reason: string): Promise<void> {
-    const lifecycle = lifecycleWorkflowId(computeId);
-    for (const id of [`${lifecycle}-lease`, lifecycle]) {
+    for (const id of [leaseWorkflowId(computeId), lifecycleWorkflowId(computeId)]) {
       await this.deadline(this.options.queryTimeoutMs, () => this.client.workflow.getHandle(id).terminate(reason)).catch((err: unknown) => {
         if (!(err instanceof WorkflowNotFoundError)) throw err; // not running (any more): nothing to end
       });
@@ -232,7 +290,7 @@ export class ComputeClient implements ComputeOperations {
     await this.deadline(this.options.queryTimeoutMs * 2, async () => {
       for await (const wf of this.client.workflow.list({ query: "WorkflowType = 'computeLifecycle'" })) {
         const status = (wf.memo?.status as StatusView | undefined)?.status ?? null;
-        out.push({ computeId: wf.workflowId.replace(/^compute-/, ''), status, workflowStatus: wf.status.name });
+        out.push({ computeId: computeIdOf(wf.workflowId), status, workflowStatus: wf.status.name });
         if (out.length >= limit) break;
       }
     });

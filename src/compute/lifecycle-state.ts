@@ -1,25 +1,36 @@
-// What the lifecycle workflow knows of a compute, and the /status view of it: plain data, shared
-// by the workflow (its state and memo) and the client (the memo a new workflow starts with).
+// What the lifecycle workflow knows of a compute, the /status view of it, and the report of that
+// view the pod keeps: plain data, shared by the workflow (its state and memo), the client (the memo
+// a new workflow starts with) and the pod (which answers /status from the last report).
 import type { ParsedSpec } from '../compute-spec/parse';
-import { emptyMetrics, type ComputeStatus, type LeaseState, type StartupMetrics, type StatusView } from './status';
+import { emptyMetrics, type ComputeStatus, type LeaseState, type PostmasterExit, type StartupMetrics, type StatusView, type TerminateMode } from './status';
 
 /** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
 export interface LifecycleState {
   computeId: string;
+  /**
+   * Names this lifecycle across its runs (continue-as-new keeps it; a new lifecycle of the same
+   * compute has another): with `version`, it orders the reports the pod receives.
+   */
+  lifecycleId: string;
+  /** Counts the status views published; the pod keeps the newest report it has seen. */
+  version: number;
   status: ComputeStatus;
   spec: ParsedSpec | null;
   /** When the process started, or (after waiting in `empty`) when the spec arrived (§4.1 step 5). */
   startTime: string;
   lastActive: string | null;
   error: string | null;
+  /** How the compute is being (or was) terminated; null until asked. */
+  terminateMode: TerminateMode | null;
   terminateLsn: string | null;
   metrics: StartupMetrics;
   startAttempts: number;
   reconfigureAttempts: number;
-  /** Absent in states carried from before /promote existed. */
-  promoteAttempts?: number;
+  promoteAttempts: number;
   /** Postgres was started successfully and has not been stopped since. */
   postgresRunning: boolean;
+  /** The postmaster the last start left running: its exit, reported by the pod, fails the compute. */
+  postmasterPid: number | null;
   pendingRestart: string[];
   lease: LeaseState | null;
   /** The lsnLease child workflow was started (Static computes on Neon storage). */
@@ -27,19 +38,24 @@ export interface LifecycleState {
 }
 
 /** A compute that has just been created. */
-export function newLifecycleState(computeId: string, startTime: string): LifecycleState {
+export function newLifecycleState(computeId: string, startTime: string, lifecycleId = ''): LifecycleState {
   return {
     computeId,
+    lifecycleId,
+    version: 0,
     status: 'empty',
     spec: null,
     startTime,
     lastActive: null,
     error: null,
+    terminateMode: null,
     terminateLsn: null,
     metrics: emptyMetrics(),
     startAttempts: 0,
     reconfigureAttempts: 0,
+    promoteAttempts: 0,
     postgresRunning: false,
+    postmasterPid: null,
     pendingRestart: [],
     lease: null,
     leaseStarted: false,
@@ -62,4 +78,34 @@ export function statusView(state: LifecycleState): StatusView {
     pending_restart: state.pendingRestart,
     lsn_lease: state.lease,
   };
+}
+
+/**
+ * A status view as the lifecycle sent it to the pod (in an activity, an update's result, the
+ * podReport query or the memo): the pod keeps the newest of a lifecycle and moves to a new
+ * lifecycle's, never back.
+ */
+export interface PodReport {
+  /** Empty in the memo a client starts a lifecycle with (before it has run). */
+  lifecycle: string;
+  version: number;
+  view: StatusView;
+  /** Once a termination was asked: how (the pod keeps serving 30 s after a fast one, 300 ms after an immediate one). */
+  terminateMode?: TerminateMode | null;
+}
+
+export function podReport(state: LifecycleState): PodReport {
+  return { lifecycle: state.lifecycleId, version: state.version, view: statusView(state), terminateMode: state.terminateMode };
+}
+
+/** The pod's event when the postmaster it watched exited: the lifecycle fails the compute if it was the one it started. */
+export interface PostmasterExitReport {
+  pid: number;
+  exit: PostmasterExit;
+}
+
+/** What an update answers the pod: its result, and the status view it left the compute in. */
+export interface Reported<T> {
+  result: T;
+  report: PodReport;
 }

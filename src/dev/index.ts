@@ -1,5 +1,6 @@
-// `npm run dev`: the embedded local stack. A Temporal dev server with its UI, a local upstream
-// PostgreSQL, one compute worker (the real `compute-ctl worker` process) configured from
+// `npm run dev`: the embedded local stack. A Temporal dev server with its UI, an orchestrator (the
+// real `compute-ctl orchestrator` process, running the lifecycle workflows), a local upstream
+// PostgreSQL, and one compute pod (the real `compute-ctl worker` process) configured from
 // examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
@@ -22,7 +23,7 @@ function portOffset(): number {
   if (!/^\d+$/.test(v) || Number(v) > 10_000) throw new Error(`DEV_PORT_OFFSET must be a whole number from 0 to 10000, got ${JSON.stringify(v)}`);
   return Number(v);
 }
-const BASE_PORTS = { temporal: 7233, ui: 8233, codec: 8081, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
+const BASE_PORTS = { temporal: 7233, ui: 8233, codec: 8081, orchestrator: 3090, upstream: 55431, compute: 55432, api: 3080, internal: 3081 };
 const PORTS = Object.fromEntries(Object.entries(BASE_PORTS).map(([k, p]) => [k, p + portOffset()])) as typeof BASE_PORTS;
 const BIN = path.join(REPO_ROOT, 'bin', 'compute-ctl.js');
 const DATA = process.env.DEV_DATA_DIR ? path.resolve(process.env.DEV_DATA_DIR) : path.join(REPO_ROOT, '.data');
@@ -85,6 +86,33 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
   await waitUntilServing(`the codec server on ${url}`, child, preflight, 30_000, () => `: ${stderr.trim()}`);
   return {
     url,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** `compute-ctl orchestrator` with its log in DATA/orchestrator.log, serving once its /healthz answers. */
+async function startOrchestratorProcess(temporalAddress: string, payloadKey: string): Promise<{ stop: () => Promise<void> }> {
+  const logFile = path.join(DATA, 'orchestrator.log');
+  const fd = openSync(logFile, 'a', 0o644);
+  const child = spawn(process.execPath, [BIN, 'orchestrator', '--http-port', String(PORTS.orchestrator)], {
+    env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, COMPUTE_CTL_PAYLOAD_KEY: payloadKey },
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const healthy = async () => (await fetch(`http://127.0.0.1:${PORTS.orchestrator}/healthz`)).ok;
+  const tail = async () => `: ${(await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-10).join('\n')}`;
+  try {
+    await waitUntilServing('the orchestrator', child, healthy, 60_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${await tail()}`);
+  }
+  return {
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -174,6 +202,12 @@ async function main(): Promise<void> {
     }
     await endStaleCompute(temporalAddress, payloadKey);
 
+    // The lifecycle workflows run here; the pod below runs only its compute's steps.
+    await requireFree('orchestrator', PORTS.orchestrator);
+    log(`starting the orchestrator (log: ${SHOWN}/orchestrator.log)`);
+    const orchestrator = await startOrchestratorProcess(temporalAddress, payloadKey);
+    stops.push(orchestrator.stop);
+
     let upstream: Upstream | null = null;
     const upstreamConnstring = process.env.UPSTREAM_CONNSTR ?? `postgresql://cloud_admin@127.0.0.1:${PORTS.upstream}/postgres`;
     if (!process.env.UPSTREAM_CONNSTR) {
@@ -232,7 +266,7 @@ async function main(): Promise<void> {
         `                   curl -H "Authorization: Bearer $(cat ${SHOWN}/admin.token)" ${api}/status`,
         `  Temporal UI      ${temporal?.uiUrl ?? `(external Temporal at ${temporalAddress})`}   workflow ${lifecycleWorkflowId(COMPUTE_ID)}`,
         `                   payloads decoded by the codec server at http://127.0.0.1:${PORTS.codec} (secrets redacted); ComputeStatus="running" finds it`,
-        `  worker log       tail -f ${SHOWN}/worker.log`,
+        `  logs             tail -f ${SHOWN}/worker.log (the pod) ${SHOWN}/orchestrator.log (the lifecycle workflows)`,
         `  compute Postgres psql 'postgresql://neondb_owner:dev-password@127.0.0.1:${PORTS.compute}/neondb'`,
         `  upstream         ${upstreamConnstring}`,
         `  payloads in Temporal are encrypted; COMPUTE_CTL_PAYLOAD_KEY=$(cat ${SHOWN}/payload.key) for compute-ctl commands`,

@@ -41,9 +41,10 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
   if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
   // Registered at start, so that the first compute's workflows carry them (no wait for the namespace).
   if (o.searchAttributes !== false) for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=Keyword`);
-  // Eager activity dispatch: an activity scheduled by a workflow task goes straight back to the
-  // worker that completed it (each compute's worker polls its own task queue), saving a round trip.
-  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // One partition per task queue (docs/fleet.md): a compute's queue has one poller, its pod. The dev
+  // server's flags take no per-queue constraint, so here the orchestrators' queue has one as well;
+  // a cluster gives it more (deploy/temporal/dynamicconfig.yaml).
+  args.push('--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1', '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1');
   // Own process group: a Ctrl-C in the terminal must not stop it before the compute is terminated.
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';

@@ -1,32 +1,30 @@
-// The in-pod process of one compute: a Temporal worker on task queue compute-<id> (the lifecycle
-// workflow and the activities of this compute only) and the external and internal HTTP servers.
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
+// The in-pod process of one compute (`compute-ctl worker`): the HTTP API, answered from the pod's
+// view of its compute; the compute monitor; the watch on the postmaster; and an activity-only
+// Temporal worker on the compute's own queue, through which the lifecycle workflow (run by the
+// orchestrators) carries out every step of the compute here.
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import { isLoopback } from '../loopback';
-import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { PRIVILEGED_ROLE_PATTERN } from '../postgres/catalog/plan';
-import { resolveRunAs, type RunAs } from '../postgres/os';
-import { postgresMajorVersion, versionName } from '../postgres/pgbin';
-import { livePostmasterPid, signalPostmaster } from '../postgres/postmaster';
-import { createAuthenticator, type Authenticator } from '../api/auth';
-import { buildExternalServer, buildInternalServer } from '../api/server';
 import type { ComputeClient, ComputeClientOptions } from '../client';
-import { initialView, StatusCache, statusFileFor } from './compute-view';
+import { computeIdProblem } from '../compute/ids';
+import type { TerminateMode } from '../compute/status';
+import type { ParsedConfig } from '../compute-spec/parse';
 import { loadConfig } from '../config-source';
-import { createMetrics, type ComputeMetrics } from './metrics';
-import { ComputeMonitor } from './compute-monitor';
-import { ActivityProbe } from '../postgres/activity';
-import { ExtensionStats } from './extension-stats';
-import type { JwkJson } from '../compute-spec/schema';
-import type { LifecycleResult } from '../workflows/lifecycle';
-import type { StatusView } from '../compute/status';
-import type { DataConverter } from '@temporalio/common';
-import { taskQueueFor } from '../compute/ids';
-import { workflowCode } from '../workflow-bundle';
 import { log, setLogContext } from '../log';
+import { PRIVILEGED_ROLE_PATTERN } from '../postgres/catalog/plan';
+import { resolveRunAs } from '../postgres/os';
+import { postgresMajorVersion, versionName } from '../postgres/pgbin';
+import { ActivityProbe } from '../postgres/activity';
+import { livePostmasterPid, signalPostmaster } from '../postgres/postmaster';
+import { ComputeMonitor } from './compute-monitor';
+import { ComputeView, initialReport, statusFileFor } from './compute-view';
+import { ExtensionStats } from './extension-stats';
+import { httpServers, type HttpServers } from './http';
+import { createMetrics, type ComputeMetrics } from './metrics';
+import { PodOperations } from './operations';
+import { PostmasterWatch } from './postmaster-watch';
+import { untilDone } from './retry';
+import { TemporalLink } from './temporal-link';
 
 export interface WorkerOptions {
   computeId: string;
@@ -45,6 +43,8 @@ export interface WorkerOptions {
   httpHost: string;
   temporalAddress: string;
   temporalNamespace: string;
+  /** The orchestrators' shared queue, where the pod starts its compute's lifecycle. */
+  orchestratorQueue: string;
   pgUser: string;
   privilegedRoleName: string;
   buildTag: string;
@@ -56,26 +56,24 @@ export interface WorkerOptions {
   leaseRoundsPerRun?: number;
   /** History length at which the lifecycle workflow continues-as-new (tests lower it). */
   historyThreshold?: number;
-  /** A pre-built workflow bundle (tests bundle once per suite). */
-  workflowBundle?: WorkflowBundleOption;
 }
 
 export interface RunningWorker {
   externalUrl: string;
   internalUrl: string;
-  computes: ComputeClient;
-  /** Resolves when the lifecycle workflow has ended (the compute is terminated). */
-  finished: Promise<LifecycleResult>;
-  /** Resolves when the lifecycle workflow exists and this process's Temporal worker runs it. */
+  /** The pod's Temporal client (once it has reached Temporal). */
+  readonly computes: ComputeClient;
+  /** Resolves when the compute is terminated, with how (the pod serves a while longer, §9). */
+  finished: Promise<{ mode: TerminateMode }>;
+  /** Resolves when the compute's lifecycle exists and this pod serves its steps. */
   ready: Promise<void>;
   shutdown(): Promise<void>;
 }
 
 export function validateWorkerOptions(o: WorkerOptions): void {
   if (o.configPath && o.controlPlaneUri) throw new Error('--config and --control-plane-uri cannot be used together');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.computeId)) {
-    throw new Error(`invalid --compute-id ${JSON.stringify(o.computeId)}: use letters, digits, '.', '_' and '-'`);
-  }
+  const idProblem = computeIdProblem(o.computeId, o.orchestratorQueue);
+  if (idProblem) throw new Error(idProblem.replace(/^invalid compute id/, 'invalid --compute-id'));
   try {
     const url = new URL(o.connstr);
     if (!/^postgres(ql)?:$/.test(url.protocol)) throw new Error('not a postgres URL');
@@ -90,39 +88,196 @@ export function validateWorkerOptions(o: WorkerOptions): void {
   }
 }
 
-const END_CHECK_MS = 5_000;
+/** What the pod knows and observes of its compute, before it has reached Temporal. */
+interface PodState {
+  view: ComputeView;
+  link: TemporalLink;
+  ops: PodOperations;
+  monitor: ComputeMonitor;
+  extensionStats: ExtensionStats;
+  metrics: ComputeMetrics;
+}
+
+async function podState(o: WorkerOptions, processStartTime: string): Promise<PodState> {
+  // Known before anything listens: an unsupported server refuses the start with a clear error.
+  const pgVersion = versionName(await postgresMajorVersion(o.postgres));
+  const statusFile = statusFileFor(path.resolve(o.pgdata));
+  const link = new TemporalLink(o.temporalAddress);
+  let monitor: ComputeMonitor | null = null;
+  const view = new ComputeView(
+    await initialReport(o.computeId, processStartTime, statusFile),
+    {
+      lastActive: () => monitor?.lastActive() ?? null,
+      replication: () => monitor!.replication(),
+      stale: () => link.stale(),
+      pgVersion,
+    },
+    statusFile,
+  );
+  monitor = new ComputeMonitor(new ActivityProbe(o.connstr, o.pgdata), () => view.current().view.status);
+  const extensionStats = new ExtensionStats(o.connstr);
+  view.onReport((r) => extensionStats.observe(r.view.status, r.view.mode));
+  const mon = monitor;
+  const metrics = createMetrics(o.buildTag, async () => view.status(), {
+    downtime: () => ({ currentMs: mon.currentDowntimeMs, totalMs: mon.totalDowntimeMs }),
+    installedExtensions: () => extensionStats.current,
+    temporalUp: () => link.stale() === null,
+  });
+  return { view, link, ops: new PodOperations(o.computeId, view, link), monitor, extensionStats, metrics };
+}
+
+/** Resolves when the view says the compute is terminated (from any source: the pod's /terminate, the control plane's). */
+function terminated(view: ComputeView): Promise<{ mode: TerminateMode }> {
+  return new Promise((resolve) => view.onReport((r) => r.view.status === 'terminated' && resolve({ mode: r.terminateMode ?? 'fast' })));
+}
+
+/** The Temporal side of the pod, once it runs: shut down with the process. */
+interface TemporalParts {
+  connection: NativeConnection;
+  computes: ComputeClient;
+  stopWorker(): Promise<void>;
+}
 
 /**
- * Learns when the lifecycle workflow has ended (the compute is terminated): a describe() every few
- * seconds, each under a deadline, woken at once after a /terminate through this worker. (Not an
- * endless result() long-poll: its retries outlive an abort when Temporal restarts.)
+ * Temporal's modules, loaded after the HTTP servers listen: they are most of the boot's require
+ * time (the protobuf descriptors alone take ~100 ms of CPU). Loaded a piece at a time, with a turn
+ * of the event loop between pieces, so that /status answers during the load.
  */
-function watchForEnd(computes: ComputeClient, computeId: string, stopped: () => boolean, started: Promise<boolean>, cache: StatusCache) {
-  let wake: () => void = () => {};
-  let resolveFinished!: (r: LifecycleResult) => void;
-  const finished = new Promise<LifecycleResult>((resolve) => (resolveFinished = resolve));
-  const done = (async () => {
-    // Not before this process's run exists: an earlier, ended run of the same compute is not its end.
-    if (!(await started)) return;
-    while (!stopped()) {
-      try {
-        const result = await computes.resultIfClosed(computeId);
-        cache.temporalReachable();
-        if (result) return resolveFinished(result);
-      } catch (err) {
-        // Temporal unreachable for now: /status says so, operations fail fast; try again.
-        cache.temporalUnreachable(reasonOf(err));
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, END_CHECK_MS);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+async function loadTemporal() {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  await nextTurn();
+  await import('@temporalio/proto');
+  await nextTurn();
+  await import('@temporalio/common');
+  await nextTurn();
+  const { Client } = await import('@temporalio/client');
+  await nextTurn();
+  const { NativeConnection } = await import('@temporalio/worker');
+  await nextTurn();
+  const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }, runtime, { ensureSearchAttributes }] = await Promise.all([
+    import('../client'),
+    import('../codec'),
+    import('../runtime'),
+    import('../client/search-attributes'),
+  ]);
+  return { Client, NativeConnection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter, runtime, ensureSearchAttributes };
+}
+
+/** The Temporal Core runtime, once this process installed it (its metrics come from there). */
+let coreRuntime: Awaited<ReturnType<typeof loadTemporal>>['runtime'] | null = null;
+
+/**
+ * Connects to Temporal (retrying until it answers), starts the activity worker, then starts (or
+ * finds) the compute's lifecycle and hands the operations to it. A dead predecessor's attempts are
+ * ended, so its steps are retried here at once.
+ */
+async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConfig | null, processStartTime: string, stopped: () => boolean): Promise<TemporalParts | null> {
+  const t = await loadTemporal();
+  await t.runtime.installRuntime();
+  coreRuntime = t.runtime;
+  const onFailure = (reason: string) => s.link.unreachable(reason);
+  const connection = await untilDone(`connecting to Temporal at ${o.temporalAddress}`, () => t.NativeConnection.connect({ address: o.temporalAddress }), stopped, onFailure);
+  if (!connection) return null;
+  const converter = t.dataConverter();
+  const client = new t.Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
+  const take = (r: Parameters<ComputeView['take']>[0]) => s.view.take(r);
+  const computes = new t.ComputeClient(client, { ...t.DEFAULT_CLIENT_OPTIONS, orchestratorQueue: o.orchestratorQueue, ...o.client, onReport: take });
+  const { startActivityWorker } = await import('./activity-worker');
+  const worker = await untilDone(
+    'starting the activity worker',
+    () =>
+      startActivityWorker(
+        connection,
+        o.temporalNamespace,
+        {
+          computeId: o.computeId,
+          configSource: { configPath: o.configPath, controlPlaneUri: o.controlPlaneUri, controlPlaneToken: o.controlPlaneToken },
+          pgdata: o.pgdata,
+          postgres: o.postgres,
+          connstr: o.connstr,
+          runAs: resolveRunAs(o.pgUser),
+          internalHttpPort: o.internalHttpPort,
+          privilegedRoleName: o.privilegedRoleName,
+        },
+        converter,
+        { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests },
+      ),
+    stopped,
+    onFailure,
+  );
+  const stopWorker = async () => {
+    if (worker) {
+      if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
+      await worker.running.catch(() => undefined);
     }
-  })();
-  return { finished, done, wake: () => wake() };
+  };
+  worker?.running.catch((err) => log('error', `the activity worker stopped: ${(err as Error).message}`));
+  const parts: TemporalParts = { connection, computes, stopWorker };
+  if (!worker) return parts;
+  const { taskQueueFor } = await import('../compute/ids');
+  s.link.watchPoller(() => t.runtime.corePollCounts(taskQueueFor(o.computeId)));
+
+  let searchable: boolean | null = null;
+  const attached = await untilDone(
+    `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
+    async () => {
+      searchable ??= await searchAttributesChecked(t.ensureSearchAttributes, connection, o.temporalNamespace);
+      await attachLifecycle(o, computes, s.view, config, processStartTime, searchable);
+      return true;
+    },
+    stopped,
+    onFailure,
+  );
+  if (!attached) return parts;
+  s.link.attach();
+  s.ops.attach(computes);
+  // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
+  void import('./takeover')
+    .then(({ endDeadAttempts }) => endDeadAttempts(client, o.computeId, worker.identity))
+    .catch((err) => log('warn', `could not take over the steps of the previous pod: ${(err as Error).message}`));
+  return parts;
+}
+
+/**
+ * Starts the compute's lifecycle on the orchestrators' queue, or finds the running one, and reads
+ * the view it last published. A lifecycle at rest whose Postgres is gone is ended and a new one
+ * started: this pod replaces the one that ran it (a pod restarted, `docker compose down` and `up`)
+ * and starts the compute afresh, as Neon's compute_ctl does in a new pod, instead of inheriting a
+ * failure it cannot leave.
+ */
+async function attachLifecycle(o: WorkerOptions, computes: ComputeClient, view: ComputeView, config: ParsedConfig | null, processStartTime: string, searchAttributes: boolean): Promise<void> {
+  const start = () =>
+    computes.ensureStarted(o.computeId, {
+      spec: config?.spec ?? null,
+      processStartTime,
+      basebackupRetries: o.basebackupRetries,
+      leaseRoundsPerRun: o.leaseRoundsPerRun,
+      historyThreshold: o.historyThreshold,
+      searchAttributes,
+    });
+  await start();
+  let read = await computes.podReport(o.computeId);
+  const was = read?.view.status;
+  if (read && (was === 'running' || was === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
+    log('info', `compute ${o.computeId} was ${was}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this pod`);
+    view.leave(read.lifecycle);
+    await computes.endLifecycleRun(o.computeId, `a new pod found the compute ${was} with no Postgres running: it starts the compute afresh`);
+    await start();
+    read = await computes.podReport(o.computeId);
+  }
+  if (read) view.takeAtBoot(read);
+}
+
+/** The compute search attributes registered (added when missing); a refusal is logged, not fatal. */
+async function searchAttributesChecked(
+  ensure: Awaited<ReturnType<typeof loadTemporal>>['ensureSearchAttributes'],
+  connection: NativeConnection,
+  namespace: string,
+): Promise<boolean> {
+  const report = await ensure(connection, namespace);
+  if (report.added.length > 0) log('info', `registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
+  if (report.problem) log('warn', `${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
+  return report.registered;
 }
 
 function urlOf(app: FastifyInstance): string {
@@ -133,294 +288,67 @@ function urlOf(app: FastifyInstance): string {
 }
 
 /**
- * The external API's authentication (§6.2) with the startup config's keys. Without keys the API is
- * served unauthenticated only on a loopback address; Neon's INSTANCE_ID turns authentication off.
- */
-async function apiAuthentication(o: WorkerOptions, keys: readonly JwkJson[]): Promise<Authenticator | null> {
-  if (process.env.INSTANCE_ID) {
-    log('warn', 'INSTANCE_ID is set: the external API is served without authentication');
-    return null;
-  }
-  const auth = await createAuthenticator(keys, o.computeId);
-  if (auth) return auth;
-  if (!isLoopback(o.httpHost)) {
-    throw new Error(
-      `--http-host ${o.httpHost} is not a loopback address and no JWT keys are configured (compute_ctl_config.jwks.keys): ` +
-        "refusing to serve the compute's API without authentication",
-    );
-  }
-  log('info', `no JWT keys configured (compute_ctl_config.jwks.keys): the API on ${o.httpHost} is served without authentication`);
-  return null;
-}
-
-/** The Temporal Core runtime, once this process's worker installed it (its metrics come from there). */
-let runtime: typeof import('../runtime') | null = null;
-
-/**
- * The Temporal worker of this compute, sized for one compute. Its modules (Core, the workflow
- * runtime, the activities) are loaded only now, after the HTTP servers answer.
- */
-async function startTemporalWorker(
-  o: WorkerOptions,
-  runAs: RunAs | null,
-  converter: DataConverter | undefined,
-  cache: StatusCache,
-  metrics: ComputeMetrics,
-): Promise<{ worker: Worker; nativeConnection: NativeConnection; identity: string }> {
-  const [{ NativeConnection, Worker }, installed, { createActivities }] = await Promise.all([
-    import('@temporalio/worker'),
-    import('../runtime'),
-    import('../activities'),
-  ]);
-  await installed.installRuntime();
-  runtime = installed;
-  // Unique per process (a container's pid is the same after every restart): a new worker tells
-  // its predecessor's unfinished attempts from its own by it.
-  const identity = `${process.pid}@${os.hostname()}/${randomBytes(4).toString('hex')}`;
-  const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
-  try {
-    const worker = await Worker.create({
-      connection: nativeConnection,
-      namespace: o.temporalNamespace,
-      taskQueue: taskQueueFor(o.computeId),
-      identity,
-      dataConverter: converter,
-      ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
-      activities: createActivities({
-        computeId: o.computeId,
-        configSource: { configPath: o.configPath, controlPlaneUri: o.controlPlaneUri, controlPlaneToken: o.controlPlaneToken },
-        pgdata: o.pgdata,
-        postgres: o.postgres,
-        connstr: o.connstr,
-        runAs,
-        internalHttpPort: o.internalHttpPort,
-        privilegedRoleName: o.privilegedRoleName,
-      }, metrics),
-      sinks: cache.sinks(),
-      // One compute: its lifecycle, one child at a time and the lease fit in a small cache; three
-      // long polls instead of twenty (docs/temporal-notes.md).
-      maxCachedWorkflows: 10,
-      maxConcurrentWorkflowTaskExecutions: 4,
-      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 2 },
-      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
-      // After a kill -9 the server holds this worker's next workflow tasks for its sticky queue this
-      // long before the restarted worker may take them.
-      stickyQueueScheduleToStartTimeout: '1 second',
-    });
-    return { worker, nativeConnection, identity };
-  } catch (err) {
-    await nativeConnection.close().catch(() => undefined);
-    throw err;
-  }
-}
-
-const RETRY_MS = { first: 250, max: 5_000 };
-
-/** An error with its causes, as one line ("Failed to start Workflow: 14 UNAVAILABLE: …"). */
-function reasonOf(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) {
-    if (!parts.includes(e.message)) parts.push(e.message);
-  }
-  return parts.join(': ') || String(err);
-}
-
-/**
- * Runs `step` until it succeeds or the worker stops, backing off; each new reason it fails for is
- * logged once (Temporal unreachable at boot must not be fatal: it comes up when Temporal does).
- */
-async function untilDone<T>(what: string, step: () => Promise<T>, stopped: () => boolean, onFailure: (reason: string) => void): Promise<T | null> {
-  let delay = RETRY_MS.first;
-  let said = '';
-  while (!stopped()) {
-    try {
-      const result = await step();
-      if (said) log('info', `${what}: done`);
-      return result;
-    } catch (err) {
-      const reason = reasonOf(err);
-      onFailure(reason);
-      if (reason !== said) log('warn', `${what} failed, retrying: ${reason}`);
-      said = reason;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, RETRY_MS.max);
-    }
-  }
-  return null;
-}
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * Temporal's client modules, loaded after the HTTP servers listen: they are most of the boot's
- * require time (the protobuf descriptors alone take ~100 ms of CPU). Loaded a piece at a time, with
- * a turn of the event loop between pieces, so that /status answers during the load.
- */
-async function loadTemporalClient() {
-  await nextTurn();
-  await import('@grpc/grpc-js');
-  await nextTurn();
-  await import('@temporalio/proto');
-  await nextTurn();
-  await import('@temporalio/common');
-  await nextTurn();
-  const { Client, Connection } = await import('@temporalio/client');
-  await nextTurn();
-  const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([import('../client'), import('../codec')]);
-  return { Client, Connection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter };
-}
-
-/**
- * Boots the in-pod process. The HTTP servers listen first, answering /status from the status this
- * process kept (or a new compute's); Temporal is reached afterwards, and retried until it answers.
+ * Boots the pod. The HTTP servers listen first, answering /status from the view this pod kept (or a
+ * new compute's); Temporal is reached afterwards, retried until it answers. Resolves once the pod
+ * serves what it promises: its lifecycle reached, or Temporal found away (then /status says so and
+ * operations answer 503 until it is back).
  */
 export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker> {
   validateWorkerOptions(o);
   setLogContext({ compute_id: o.computeId });
   const processStartTime = new Date().toISOString();
-  const runAs = resolveRunAs(o.pgUser);
-  const statusFile = statusFileFor(path.resolve(o.pgdata));
-  // Known before anything listens: an unsupported server refuses the start with a clear error.
-  const pgMajor = postgresMajorVersion(o.postgres);
-  const cache = new StatusCache(o.computeId, await initialView(o.computeId, processStartTime, statusFile), statusFile);
-  cache.pgVersion = versionName(await pgMajor);
-  const monitor = new ComputeMonitor(new ActivityProbe(o.connstr, o.pgdata), () => cache.currentStatus());
-  const extensionStats = new ExtensionStats(o.connstr);
-  cache.lastActiveFrom(() => monitor.lastActive());
-  cache.replicationFrom(() => monitor.replication());
-  cache.onView((view) => extensionStats.observe(view.status, view.mode));
-  const metrics = createMetrics(o.buildTag, () => cache.status(o.computeId), {
-    downtime: () => ({ currentMs: monitor.currentDowntimeMs, totalMs: monitor.totalDowntimeMs }),
-    installedExtensions: () => extensionStats.current,
-    temporalUp: () => cache.stale() === null,
-  });
-  const config = await loadConfig(o, o.computeId, metrics.controlPlaneRequests);
-  const auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
-
-  let stopped = false;
-  let wakeEndWatch = (): void => {};
-  const external = await buildExternalServer({
-    auth,
-    computes: cache,
-    computeId: o.computeId,
-    connstr: o.connstr,
-    pgdata: o.pgdata,
-    pgbinDir: path.dirname(o.postgres),
-    metrics: metrics.exposition,
-    temporalMetrics: () => runtime?.coreMetrics() ?? Promise.resolve(null),
-    logLevel: o.logLevel,
-    onTerminated: () => wakeEndWatch(),
-  });
-  const internal = await buildInternalServer({
-    computes: cache,
-    computeId: o.computeId,
-    connstr: o.connstr,
-    logLevel: o.logLevel,
-    onRefreshRequested: () => metrics.refreshRequests.inc(),
-  });
+  const s = await podState(o, processStartTime);
+  const config = await loadConfig(o, o.computeId, s.metrics.controlPlaneRequests);
+  let http: HttpServers;
   try {
-    await external.listen({ host: o.httpHost, port: o.externalHttpPort });
-    await internal.listen({ host: o.httpHost, port: o.internalHttpPort });
-    monitor.start();
+    http = await httpServers(o, s.ops, s.metrics, config, () => coreRuntime?.coreMetrics() ?? Promise.resolve(null));
   } catch (err) {
-    await Promise.allSettled([external.close(), internal.close()]);
+    await s.monitor.stop();
     throw err;
   }
+  s.monitor.start();
+  const watch = new PostmasterWatch(o.pgdata, (exit) => s.ops.reportPostgresExit(exit));
+  await watch.start();
+  const finished = terminated(s.view);
 
-  const { Client, Connection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter } = await loadTemporalClient();
-  const converter = dataConverter();
-  const connection: Connection = Connection.lazy({ address: o.temporalAddress });
-  const client: Client = new Client({ connection, namespace: o.temporalNamespace, dataConverter: converter });
-  const computes: ComputeClient = new ComputeClient(client, { ...DEFAULT_CLIENT_OPTIONS, ...o.client });
-  // Set once this process's Temporal worker runs (in `ready`, below); shut down with the process.
-  let temporal: { worker: Worker; nativeConnection: NativeConnection; running: Promise<void> } | null = null;
-  const isStopped = () => stopped;
-  let lifecycleStarted!: (yes: boolean) => void;
-  const endWatch = watchForEnd(computes, o.computeId, isStopped, new Promise((resolve) => (lifecycleStarted = resolve)), cache);
-  wakeEndWatch = endWatch.wake;
-  const ready = (async () => {
-    let searchable: boolean | null = null;
-    /** The lifecycle's memo once its run is this process's: what /status shows until the workflow reports. */
-    let memo: StatusView | null = null;
-    const started = await untilDone(
-      `starting the lifecycle workflow of compute ${o.computeId} on Temporal at ${o.temporalAddress}`,
-      async () => {
-        searchable ??= await searchAttributesChecked(connection, o.temporalNamespace);
-        const start = () =>
-          computes.ensureStarted(o.computeId, {
-            spec: config?.spec ?? null,
-            processStartTime,
-            basebackupRetries: o.basebackupRetries,
-            leaseRoundsPerRun: o.leaseRoundsPerRun,
-            historyThreshold: o.historyThreshold,
-            searchAttributes: searchable ?? undefined,
-          });
-        await start();
-        // A run at rest whose Postgres is gone: this process replaces the one that ran it (a pod
-        // restarted, `docker compose down` and `up`). It starts the compute afresh, as Neon's
-        // compute_ctl does in a new pod, instead of inheriting a failure it cannot leave.
-        memo = await computes.statusFromMemo(o.computeId);
-        const was = memo?.status;
-        if ((was === 'running' || was === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
-          log('info', `compute ${o.computeId} was ${was}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this process`);
-          await computes.endLifecycleRun(o.computeId, `a new worker process found the compute ${was} with no Postgres running: it starts the compute afresh`);
-          await start();
-          memo = await computes.statusFromMemo(o.computeId);
-        }
-        return true;
-      },
-      isStopped,
-      (reason) => cache.temporalUnreachable(reason),
-    );
-    lifecycleStarted(started === true);
-    if (!started) return;
-    cache.temporalReachable();
-    cache.attach(computes);
-    cache.seed(memo);
-    const created = await untilDone('starting the Temporal worker', () => startTemporalWorker(o, runAs, converter, cache, metrics), isStopped, () => {});
-    if (!created) return;
-    if (stopped) {
-      await created.nativeConnection.close().catch(() => undefined);
-      return;
-    }
-    const running = created.worker.run();
-    running.catch((err) => log('error', `the Temporal worker stopped: ${(err as Error).message}`));
-    temporal = { ...created, running };
-    // Steps a dead predecessor left running are retried here now, not after their heartbeat timeout.
-    void import('./takeover')
-      .then(({ endDeadAttempts }) => endDeadAttempts(client, o.computeId, created.identity))
-      .catch((err) => log('warn', `could not take over the steps of the previous worker: ${(err as Error).message}`));
-  })();
+  let stopped = false;
+  let parts: TemporalParts | null = null;
+  const temporal = connectTemporal(o, s, config, processStartTime, () => stopped).then((p) => (parts = p));
+  const ready = temporal.then(() => {
+    if (!parts || !s.ops.isAttached()) throw new Error('the pod stopped before it reached its lifecycle');
+  });
+  ready.catch(() => undefined);
+  // Serving what it promises: the lifecycle reached, or Temporal known to be away for now.
+  await Promise.race([ready, s.link.firstTrouble, temporal]);
 
   const shutdown = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    endWatch.wake();
-    await endWatch.done;
-    await Promise.allSettled([external.close(), internal.close()]);
-    await ready.catch(() => undefined);
-    const t = temporal;
+    watch.stop();
+    await http.close();
+    await temporal.catch(() => null);
+    const t = parts as TemporalParts | null;
     if (t) {
-      if (t.worker.getState() === 'RUNNING') t.worker.shutdown();
-      await t.running.catch(() => undefined);
-      await t.nativeConnection.close().catch(() => undefined);
+      await t.stopWorker();
+      await t.connection.close().catch(() => undefined);
     }
-    await connection.close().catch(() => undefined);
-    extensionStats.stop();
-    await monitor.stop();
-    await cache.flushed();
+    s.extensionStats.stop();
+    await s.monitor.stop();
+    await s.view.flushed();
   };
 
-  return { externalUrl: urlOf(external), internalUrl: urlOf(internal), computes, finished: endWatch.finished, ready, shutdown };
-}
-
-/** The compute search attributes registered (added when missing); a refusal is logged, not fatal. */
-async function searchAttributesChecked(connection: Connection, namespace: string): Promise<boolean> {
-  const { ensureSearchAttributes } = await import('../client/search-attributes');
-  const report = await ensureSearchAttributes(connection, namespace);
-  if (report.added.length > 0) log('info', `registered the search attributes ${report.added.join(', ')} in namespace ${namespace}`);
-  if (report.problem) log('warn', `${report.problem}; this compute's workflows will not carry them (run compute-ctl setup-namespace)`);
-  return report.registered;
+  return {
+    externalUrl: urlOf(http.external),
+    internalUrl: urlOf(http.internal),
+    get computes(): ComputeClient {
+      const t = parts as TemporalParts | null;
+      if (!t) throw new Error(`the pod of compute ${o.computeId} has not reached Temporal`);
+      return t.computes;
+    },
+    finished,
+    ready,
+    shutdown,
+  };
 }
 
 /**
@@ -432,3 +360,4 @@ export async function fanOutTermination(pgdata: string): Promise<void> {
   terminateSyncSafekeepers();
   await signalPostmaster(pgdata, 'SIGINT').catch(() => null);
 }
+

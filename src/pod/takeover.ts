@@ -1,8 +1,7 @@
-// A restarted worker takes over its compute at once: the attempts its dead predecessor left running
-// are failed as retryable, so that Temporal retries them on this worker now instead of after their
-// heartbeat timeout, and the workflows' sticky queues (the dead worker's cache) are reset, so that
-// their next tasks come here without waiting for the sticky timeout. Only attempts of another
-// worker identity are touched; a compute has one worker.
+// A restarted pod takes its compute over at once: the attempts its dead predecessor left running
+// are failed as retryable, so that Temporal retries them on this pod now instead of after their
+// heartbeat timeout. Only attempts of another worker identity are touched; a compute's steps run
+// on its pod alone.
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -19,12 +18,9 @@ export async function endDeadAttempts(client: Client, computeId: string, identit
     const { raw } = await client.workflow.getHandle(workflowId, runId).describe();
     const execution = raw.workflowExecutionInfo;
     if (execution?.status !== RUNNING) return;
-    await client.workflowService
-      .resetStickyTaskQueue({ namespace: client.options.namespace, execution: { workflowId, runId: execution.execution?.runId } })
-      .catch(() => undefined);
     for (const a of raw.pendingActivities ?? []) {
       if (a.state !== STARTED || !a.activityId || !a.lastWorkerIdentity || a.lastWorkerIdentity === identity) continue;
-      const failure = ApplicationFailure.retryable(`the worker running this attempt (${a.lastWorkerIdentity}) is gone`, FAILURE.workerLost);
+      const failure = ApplicationFailure.retryable(`the pod running this attempt (${a.lastWorkerIdentity}) is gone`, FAILURE.workerLost);
       // The attempt may have ended meanwhile (its heartbeat timed out, or it completed): nothing to do then.
       await client.activity
         .fail({ workflowId, runId: execution.execution?.runId ?? undefined, activityId: a.activityId }, failure)

@@ -1,7 +1,7 @@
-// The postmaster as a child process of the worker (reference §4.7): spawned directly as
+// The postmaster as a child process of the pod (reference §4.7): spawned directly as
 // `postgres -D <pgdata>`, ready when the last line of postmaster.pid is `ready` (or `standby` for a
 // hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we
-// did not spawn (left by a dead worker) is found through postmaster.pid, so it is never doubled.
+// did not spawn (left by a dead pod) is found through postmaster.pid, so it is never doubled.
 import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,20 @@ interface Spawned {
 
 /** Postmasters this process spawned, by PGDATA. */
 const spawned = new Map<string, Spawned>();
+
+/** Told of every postmaster this process spawned or adopted on PGDATA, once it accepts connections. */
+type PostmasterListener = (pgdata: string, pid: number) => void;
+const listeners: PostmasterListener[] = [];
+
+/** Calls `fn` for every postmaster this process starts or adopts from now on (the pod's watch). */
+export function onPostmasterUp(fn: PostmasterListener): () => void {
+  listeners.push(fn);
+  return () => listeners.splice(listeners.indexOf(fn), 1);
+}
+
+function announce(pgdata: string, pid: number): void {
+  for (const fn of [...listeners]) fn(pgdata, pid);
+}
 
 export const READY_TIMEOUT_MS = 60_000;
 
@@ -119,6 +133,7 @@ export async function startPostmaster(s: SpawnSpec): Promise<number> {
     throw new Error(`could not spawn ${s.postgres}`);
   }
   await waitReady(s.pgdata, entry);
+  announce(s.pgdata, child.pid);
   return child.pid;
 }
 
@@ -154,15 +169,19 @@ async function waitReady(pgdata: string, entry: Spawned): Promise<void> {
   }
 }
 
-/** Waits until a postmaster we did not spawn (left by a dead worker) accepts connections. */
-export async function awaitAdoptedReady(pgdata: string): Promise<void> {
+/** Waits until a postmaster we did not spawn (left by a dead pod) accepts connections. */
+export async function awaitAdoptedReady(pgdata: string, pid: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while ((await postmasterState(pgdata)) === null) {
     if ((await livePostmasterPid(pgdata)) === null) throw new Error('Postgres left by an earlier attempt exited while starting');
     if (Date.now() > deadline) throw new Error('timed out while waiting for Postgres to start');
     await new Promise((r) => setTimeout(r, 100));
   }
+  announce(pgdata, pid);
 }
+
+/** How often the exit of a postmaster we did not spawn is looked for (its parent is gone: no exit event). */
+const ADOPTED_POLL_MS = 250;
 
 /** Resolves when the postmaster on PGDATA has exited (or at once if none runs). */
 export async function waitForExit(pgdata: string, abort?: AbortSignal): Promise<PostmasterExit> {
@@ -171,14 +190,29 @@ export async function waitForExit(pgdata: string, abort?: AbortSignal): Promise<
     return Promise.race([entry.exited, aborted(abort)]);
   }
   if (entry?.exit) return entry.exit;
-  // Not ours (adopted after a worker restart): poll the pid; its exit code is not knowable.
+  // Not ours (adopted after a pod restart): poll the pid; its exit code is not knowable.
   const stop = aborted(abort);
   stop.catch(() => undefined);
   for (;;) {
     const pid = await livePostmasterPid(pgdata);
     if (pid === null) return { code: null, signal: null };
-    await Promise.race([new Promise((r) => setTimeout(r, 500)), stop]);
+    await Promise.race([new Promise((r) => setTimeout(r, ADOPTED_POLL_MS)), stop]);
   }
+}
+
+/**
+ * Resolves when the postmaster `pid` on PGDATA has exited: at once with its status for one this
+ * process spawned, within a poll interval (status unknown) for one it adopted.
+ */
+export async function postmasterExit(pgdata: string, pid: number, abort?: AbortSignal): Promise<PostmasterExit> {
+  const entry = spawned.get(pgdata);
+  if (entry?.pid === pid) return entry.exit ?? Promise.race([entry.exited, aborted(abort)]);
+  const stop = aborted(abort);
+  stop.catch(() => undefined);
+  while ((await livePostmasterPid(pgdata)) === pid) {
+    await Promise.race([new Promise((r) => setTimeout(r, ADOPTED_POLL_MS)), stop]);
+  }
+  return { code: null, signal: null };
 }
 
 function aborted(signal?: AbortSignal): Promise<never> {

@@ -1,27 +1,20 @@
-// The activities as the workflows call them, each with its own policy from policies.ts.
+// The activities as the workflows call them: each with its own policy from policies.ts, on the
+// compute's own task queue, so that every step runs in the compute's pod (the workflows themselves
+// run on the orchestrators' shared queue).
 import { proxyActivities } from '@temporalio/workflow';
 import type { ComputeActivities } from '../activities';
+import { taskQueueFor } from '../compute/ids';
 import { POLICIES } from './policies';
 
 type Name = keyof typeof POLICIES & keyof ComputeActivities;
+export type ComputeSteps = Pick<ComputeActivities, Name>;
 
-function act<K extends Name>(name: K): ComputeActivities[K] {
-  return proxyActivities<ComputeActivities>(POLICIES[name])[name];
+/** The steps of one compute, scheduled on its queue; `overrides` changes single policies. */
+export function stepsOf(computeId: string, overrides: Partial<Record<Name, Partial<(typeof POLICIES)[Name]>>> = {}): ComputeSteps {
+  const taskQueue = taskQueueFor(computeId);
+  const steps = {} as Record<Name, unknown>;
+  for (const name of Object.keys(POLICIES) as Name[]) {
+    steps[name] = proxyActivities<ComputeActivities>({ ...POLICIES[name], ...overrides[name], taskQueue })[name];
+  }
+  return steps as ComputeSteps;
 }
-
-export const acts = {
-  preparePgdata: act('preparePgdata'),
-  determineStartLsn: act('determineStartLsn'),
-  fetchBasebackup: act('fetchBasebackup'),
-  finalizePgdata: act('finalizePgdata'),
-  startPostgres: act('startPostgres'),
-  applyCatalog: act('applyCatalog'),
-  reloadConfig: act('reloadConfig'),
-  runMigrations: act('runMigrations'),
-  stopPostgres: act('stopPostgres'),
-  finalLsn: act('finalLsn'),
-  acquireLeases: act('acquireLeases'),
-  watchPostgres: act('watchPostgres'),
-  fetchConfig: act('fetchConfig'),
-  promoteReplica: act('promoteReplica'),
-};

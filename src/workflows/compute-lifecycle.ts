@@ -1,10 +1,18 @@
 // The state and behaviour of one compute's lifecycle workflow, in the shape of the samples'
 // safe-message-handlers ClusterManager: the update handlers validate and record a request, the
-// main loop (lifecycle.ts) carries the requests out one at a time as child workflows, and the
-// status view answers queries and fills the memo.
+// main loop (lifecycle.ts) carries the requests out one at a time as child workflows, and every
+// new status view goes to the memo, the search attributes and the compute's pod.
 import * as wf from '@temporalio/workflow';
 import { FAILURE } from '../compute/failures';
-import { newLifecycleState, statusView, type LifecycleState } from '../compute/lifecycle-state';
+import {
+  leaseWorkflowId,
+  lifecycleWorkflowId,
+  promotionWorkflowId,
+  reconfigureWorkflowId,
+  startupWorkflowId,
+  terminationWorkflowId,
+} from '../compute/ids';
+import { newLifecycleState, podReport, statusView, type LifecycleState, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
 import {
   canTransition,
   CONFIGURE_ALLOWED,
@@ -15,7 +23,6 @@ import {
   TERMINATE_ALLOWED,
   terminationPending,
   type ComputeStatus,
-  type PostmasterExit,
   type PromoteState,
   type StatusView,
   type TerminateMode,
@@ -24,13 +31,21 @@ import {
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { postgresExitMessage } from '../compute/texts';
 import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spec/parse';
-import { acts } from './activity-proxies';
+import { stepsOf, type ComputeSteps } from './activity-proxies';
 import { errorChain } from './errors';
 import { lsnLease } from './lease';
-import { configureUpdate, leaseUpdateSignal, pageserversChangedSignal, promoteUpdate, refreshConfigurationUpdate, statusQuery, terminateUpdate } from './messages';
+import {
+  configureUpdate,
+  leaseUpdateSignal,
+  pageserversChangedSignal,
+  postgresExitedUpdate,
+  promoteUpdate,
+  refreshConfigurationUpdate,
+  statusQuery,
+  terminateUpdate,
+} from './messages';
 import { computePromotion } from './promotion';
 import { computeReconfigure } from './reconfigure';
-import { sinks } from './sinks';
 import { computeStartup } from './startup';
 import { computeTermination } from './termination';
 
@@ -51,7 +66,7 @@ export interface LifecycleInput {
   /** The state carried through continue-as-new. */
   state?: LifecycleState;
   /**
-   * The namespace has the compute search attributes registered (the worker checked at boot): the
+   * The namespace has the compute search attributes registered (the pod checked at boot): the
    * lifecycle keeps ComputeStatus and the ids current and gives its children the ids. Without
    * them, setting one would fail every workflow task.
    */
@@ -64,9 +79,17 @@ export interface LifecycleResult {
   mode: TerminateMode | null;
 }
 
+/**
+ * What the main loop does next, in this order of precedence: a termination beats everything, a
+ * dead postmaster beats the requests that would need it, and a long history is cut only at rest.
+ */
+export type Work = 'terminate' | 'postgres_exit' | 'promote' | 'refresh' | 'configure' | 'continue_as_new';
+
 const HISTORY_THRESHOLD = 5_000;
 /** §10: the configurator's pause after a refresh that changed nothing or failed. */
 const REFRESH_PAUSE_MS = 5_000;
+/** How long a closing lifecycle waits for its pod to take the last report (a gone pod reads it at boot). */
+const LAST_REPORT_WAIT_MS = 10_000;
 
 /** A /configure (or the spec given at start) that the main loop has yet to carry out. */
 interface ConfigureRequest {
@@ -82,18 +105,21 @@ function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus):
 
 export class ComputeLifecycle {
   readonly state: LifecycleState;
-  private readonly workflowId = wf.workflowInfo().workflowId;
+  private readonly steps: ComputeSteps;
   private pending: ConfigureRequest | null;
-  private terminateMode: TerminateMode | null = null;
-  private postgresExit: PostmasterExit | null = null;
-  private watchScope: wf.CancellationScope | null = null;
+  /** The last postmaster exit the pod reported (it may be of a postmaster no longer ours). */
+  private postgresExit: PostmasterExitReport | null = null;
   /** Postgres asked for a refresh (§10) that the main loop has yet to carry out. */
   private refreshRequested = false;
   /** The /promote being carried out (or done); its callers wait for `result`. */
   private promotion: { spec: ParsedSpec; walFlushLsn: string; result: PromoteState | null } | null = null;
+  /** A report to the pod is on its way; the version the pod was last sent. */
+  private reporting = false;
+  private reportedVersion = 0;
 
   constructor(private readonly input: LifecycleInput) {
-    this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString());
+    this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString(), wf.uuid4());
+    this.steps = stepsOf(this.state.computeId);
     // A spec given at start is carried out at once; after continue-as-new it has been already.
     this.pending = input.state === undefined && input.spec ? { spec: input.spec, handled: false } : null;
   }
@@ -102,12 +128,12 @@ export class ComputeLifecycle {
     wf.setHandler(statusQuery, () => this.view());
     wf.setHandler(leaseUpdateSignal, (lease) => {
       this.state.lease = lease;
-      this.tellWorker();
+      this.publish();
     });
     wf.setHandler(configureUpdate, (spec) => this.handleConfigure(spec), {
       validator: (_spec: ParsedSpec) => rejectUnless(CONFIGURE_ALLOWED, this.state.status),
     });
-    wf.setHandler(refreshConfigurationUpdate, () => this.handleRefresh(), {
+    wf.setHandler(refreshConfigurationUpdate, () => this.reported(this.handleRefresh()), {
       validator: () => {
         if (!REFRESH_ALLOWED.includes(this.state.status)) {
           throw wf.ApplicationFailure.create({ message: refreshRefusedMessage(this.state.status), type: FAILURE.invalidStatus, nonRetryable: true });
@@ -122,11 +148,19 @@ export class ComputeLifecycle {
         if (this.state.status !== 'terminated') rejectUnless(TERMINATE_ALLOWED, this.state.status);
       },
     });
+    wf.setHandler(postgresExitedUpdate, (exit) => {
+      this.postgresExit = exit;
+      return this.reported(null);
+    });
   }
 
   /** The /status body; also the memo, so that describe() answers when no worker is polling. */
   view(): StatusView {
     return statusView(this.state);
+  }
+
+  private reported<T>(result: T): Reported<T> {
+    return { result, report: podReport(this.state) };
   }
 
   private setStatus(to: ComputeStatus, error?: string): void {
@@ -137,13 +171,14 @@ export class ComputeLifecycle {
   }
 
   /**
-   * The status view goes to the memo (describe() answers from it when no worker is polling) and to
-   * the worker process (which answers /status from it).
+   * A new status view: to the memo (describe() answers from it when no orchestrator does), the
+   * search attributes, and the pod (which answers /status from it).
    */
   private publish(): void {
-    wf.upsertMemo({ status: this.view() });
+    this.state.version++;
+    wf.upsertMemo({ status: this.view(), lifecycle: this.state.lifecycleId, version: this.state.version });
     this.upsertSearchAttributes();
-    this.tellWorker();
+    this.tellPod();
   }
 
   /** Only what changed: each upsert is an event in the history. */
@@ -155,6 +190,27 @@ export class ComputeLifecycle {
     if (changed.length > 0) wf.upsertSearchAttributes(changed);
   }
 
+  /**
+   * The newest view to the pod, one report at a time and not awaited: views that follow each
+   * other quickly (configuration_pending, init, running) reach it as one or two reports.
+   */
+  private tellPod(): void {
+    if (this.reporting || this.reportedVersion >= this.state.version) return;
+    this.reporting = true;
+    void (async () => {
+      try {
+        while (this.reportedVersion < this.state.version) {
+          const report = podReport(this.state);
+          this.reportedVersion = report.version;
+          // A pod that is away reads the view again when it boots: a lapsed report loses nothing.
+          await this.steps.reportStatus(report).catch(() => undefined);
+        }
+      } finally {
+        this.reporting = false;
+      }
+    })();
+  }
+
   /** What each child workflow carries: the compute's ids, and a line saying what it is for the UI. */
   private childOptions(summary: string, spec: ParsedSpec | null = this.state.spec): { typedSearchAttributes?: ReturnType<typeof computeSearchAttributes>; staticSummary: string } {
     return {
@@ -163,12 +219,8 @@ export class ComputeLifecycle {
     };
   }
 
-  private tellWorker(): void {
-    sinks.compute.status(this.view());
-  }
-
   /** Completes when the main loop has carried the request out: running (the status) or failed. */
-  private async handleConfigure(spec: ParsedSpec): Promise<StatusView> {
+  private async handleConfigure(spec: ParsedSpec): Promise<Reported<StatusView>> {
     const request: ConfigureRequest = { spec, handled: false };
     this.pending = request;
     this.setStatus('configuration_pending');
@@ -178,9 +230,11 @@ export class ComputeLifecycle {
         message: `compute configuration failed: ${JSON.stringify(this.state.error)}`,
         type: FAILURE.configurationFailed,
         nonRetryable: true,
+        // The view the failure left, for the pod (as a successful update's report is).
+        details: [podReport(this.state)],
       });
     }
-    return this.view();
+    return this.reported(this.view());
   }
 
   /** Recorded, not awaited (§10: the handler does not wait for the refresh); in `init` nothing to do. */
@@ -192,66 +246,50 @@ export class ComputeLifecycle {
   }
 
   /** Concurrent and repeated calls share the promotion; after a failed one, a new call tries again. */
-  private async handlePromote(spec: ParsedSpec, walFlushLsn: string): Promise<PromoteState> {
+  private async handlePromote(spec: ParsedSpec, walFlushLsn: string): Promise<Reported<PromoteState>> {
     if (this.promotion === null || this.promotion.result?.status === 'failed') this.promotion = { spec, walFlushLsn, result: null };
     const promotion = this.promotion;
     await wf.condition(() => promotion.result !== null);
-    return promotion.result!;
+    return this.reported(promotion.result!);
   }
 
-  private async handleTerminate(mode: TerminateMode): Promise<TerminateResult> {
-    if (this.state.status === 'terminated') return { lsn: this.state.terminateLsn, already_terminated: true };
-    this.terminateMode = mode;
+  private async handleTerminate(mode: TerminateMode): Promise<Reported<TerminateResult>> {
+    if (this.state.status === 'terminated') return this.reported({ lsn: this.state.terminateLsn, already_terminated: true });
+    this.state.terminateMode = mode;
     this.setStatus(terminationPending(mode));
     await wf.condition(() => this.state.status === 'terminated');
-    return { lsn: this.state.terminateLsn, already_terminated: false };
+    return this.reported({ lsn: this.state.terminateLsn, already_terminated: false });
   }
 
-  /** The status is published at once (a new compute's or the one carried through continue-as-new); the watch on Postgres resumes. */
+  /** The status is published at once: a new compute's, or the one carried through continue-as-new. */
   begin(): void {
     this.publish();
-    if (this.state.postgresRunning) this.watchPostgres();
   }
 
-  /** Something for the main loop to do. */
-  hasWork(): boolean {
-    return this.pending !== null || this.refreshRequested || this.promotionDue() || this.terminationRequested() || this.postgresExited() || this.shouldContinueAsNew();
+  /** The postmaster the last start left running has exited (the pod said so). */
+  private postgresExited(): boolean {
+    return this.postgresExit !== null && this.state.postgresRunning && this.postgresExit.pid === this.state.postmasterPid;
   }
 
-  promotionDue(): boolean {
+  private promotionDue(): boolean {
     return this.promotion !== null && this.promotion.result === null;
   }
 
-  /** A refresh to carry out, and no /configure before it. */
-  refreshDue(): boolean {
-    return this.refreshRequested && this.pending === null;
-  }
-
-  terminationRequested(): boolean {
-    return isTerminationPending(this.state.status);
-  }
-
-  postgresExited(): boolean {
-    return this.postgresExit !== null;
-  }
-
-  /** At rest (no request pending, no handler running) and the history has grown long. */
-  shouldContinueAsNew(): boolean {
+  /** The one list of what there is to do (see Work), or null: the main loop waits on it. */
+  nextWork(): Work | null {
     const { status } = this.state;
+    if (isTerminationPending(status)) return 'terminate';
+    if (this.postgresExited()) return 'postgres_exit';
+    if (this.promotionDue()) return 'promote';
+    if (this.refreshRequested && this.pending === null) return 'refresh';
+    if (this.pending !== null) return 'configure';
+    const atRest = (status === 'empty' || status === 'running' || status === 'failed') && !this.refreshRequested && wf.allHandlersFinished();
     const info = wf.workflowInfo();
-    return (
-      (status === 'empty' || status === 'running' || status === 'failed') &&
-      this.pending === null &&
-      !this.refreshRequested &&
-      !this.promotionDue() &&
-      this.postgresExit === null &&
-      wf.allHandlersFinished() &&
-      (info.historyLength >= (this.input.historyThreshold ?? HISTORY_THRESHOLD) || info.continueAsNewSuggested)
-    );
+    if (atRest && (info.historyLength >= (this.input.historyThreshold ?? HISTORY_THRESHOLD) || info.continueAsNewSuggested)) return 'continue_as_new';
+    return null;
   }
 
   async continueAsNew(): Promise<never> {
-    this.stopWatching();
     const { spec: _spec, ...carried } = this.input;
     return wf.continueAsNew<(input: LifecycleInput) => Promise<LifecycleResult>>({ ...carried, state: this.state });
   }
@@ -268,9 +306,10 @@ export class ComputeLifecycle {
 
   /** Postgres exited on its own: the compute has failed; a pending /configure answers with that. */
   failOnPostgresExit(): void {
-    const exit = this.postgresExit!;
-    this.stopWatching();
+    const { exit } = this.postgresExit!;
+    this.postgresExit = null;
     this.state.postgresRunning = false;
+    this.state.postmasterPid = null;
     const message = postgresExitMessage(exit);
     if (this.state.status === 'failed') {
       this.state.error = message;
@@ -282,18 +321,30 @@ export class ComputeLifecycle {
     }
   }
 
+  /**
+   * After a step that the compute comes back to `running` from: if the pod reported the postmaster's
+   * exit before the step ended (earlier in the history), the compute fails instead. Whichever the
+   * history holds first decides, so the outcome does not hang on a race.
+   */
+  private exitedMeanwhile(): boolean {
+    if (!this.postgresExited()) return false;
+    this.failOnPostgresExit();
+    return true;
+  }
+
   async terminate(): Promise<void> {
-    this.stopWatching();
     if (this.state.leaseStarted) {
-      await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).cancel().catch(() => undefined);
+      await wf.getExternalWorkflowHandle(leaseWorkflowId(this.state.computeId)).cancel().catch(() => undefined);
     }
     const hadPostgres = this.state.postgresRunning;
     this.state.postgresRunning = false;
+    this.state.postmasterPid = null;
+    const mode = this.state.terminateMode ?? 'fast';
     try {
       const result = await wf.executeChild(computeTermination, {
-        workflowId: `${this.workflowId}-termination`,
-        args: [{ mode: this.terminateMode ?? 'fast', spec: hadPostgres ? this.state.spec : null }],
-        ...this.childOptions(`${this.terminateMode ?? 'fast'} termination`),
+        workflowId: terminationWorkflowId(this.state.computeId),
+        args: [{ computeId: this.state.computeId, mode, spec: hadPostgres ? this.state.spec : null }],
+        ...this.childOptions(`${mode} termination`),
       });
       this.state.terminateLsn = result.lsn;
     } catch (err) {
@@ -302,12 +353,12 @@ export class ComputeLifecycle {
     this.setStatus('terminated');
   }
 
-  result(): LifecycleResult {
-    return { status: this.state.status, lsn: this.state.terminateLsn, mode: this.terminateMode };
-  }
-
-  private leaseWorkflowId(): string {
-    return `${this.workflowId}-lease`;
+  /** Lets the terminate update answer, and the pod take the last report, before the workflow completes. */
+  async finish(): Promise<LifecycleResult> {
+    await wf.condition(wf.allHandlersFinished);
+    // A closed workflow's activities are dropped: the pod would not learn the end.
+    await wf.condition(() => !this.reporting, LAST_REPORT_WAIT_MS);
+    return { status: this.state.status, lsn: this.state.terminateLsn, mode: this.state.terminateMode };
   }
 
   private async start(spec: ParsedSpec, fromConfigure: boolean): Promise<void> {
@@ -319,28 +370,31 @@ export class ComputeLifecycle {
       state.metrics.wait_for_spec_ms = Math.max(0, now - Date.parse(state.startTime));
       state.startTime = new Date(now).toISOString();
     }
+    // An exit reported before this start is of a postmaster an earlier start left.
+    this.postgresExit = null;
     this.setStatus('init');
     const attempt = ++state.startAttempts;
     try {
       const result = await wf.executeChild(computeStartup, {
-        workflowId: `${this.workflowId}-startup-${attempt}`,
-        args: [{ spec, basebackupRetries: this.input.basebackupRetries }],
+        workflowId: startupWorkflowId(state.computeId, attempt),
+        args: [{ computeId: state.computeId, spec, basebackupRetries: this.input.basebackupRetries }],
         ...this.childOptions(`start ${attempt} (${spec.mode.type}, ${spec.storage.type} storage)`, spec),
       });
       state.metrics = { ...state.metrics, ...result.metrics, total_startup_ms: Date.now() - Date.parse(state.startTime) };
       state.postgresRunning = true;
+      state.postmasterPid = result.pid;
       state.pendingRestart = result.pendingRestart;
       state.error = null;
-      this.watchPostgres();
+      if (this.exitedMeanwhile()) return;
       this.setStatus('running');
       // §5.8: in the background; a failure is counted by the activity, never fails the compute.
-      acts.runMigrations(spec).catch(() => undefined);
+      this.steps.runMigrations(spec).catch(() => undefined);
       if (spec.mode.type === 'static' && spec.storage.type === 'neon') {
         // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
         // termination cancels it explicitly.
         await wf.startChild(lsnLease, {
-          workflowId: this.leaseWorkflowId(),
-          args: [{ spec, parentId: this.workflowId, roundsPerRun: this.input.leaseRoundsPerRun }],
+          workflowId: leaseWorkflowId(state.computeId),
+          args: [{ computeId: state.computeId, spec, parentId: lifecycleWorkflowId(state.computeId), roundsPerRun: this.input.leaseRoundsPerRun }],
           ...this.childOptions('the LSN lease', spec),
           parentClosePolicy: wf.ParentClosePolicy.ABANDON,
         });
@@ -355,6 +409,7 @@ export class ComputeLifecycle {
     await this.installSpec(spec);
     this.setStatus('configuration');
     const error = await this.runReconfigure(spec);
+    if (this.exitedMeanwhile()) return;
     // Postgres keeps running after a failed reconfiguration (§3).
     if (error === null) this.setStatus('running');
     else this.setStatus('failed', error);
@@ -364,7 +419,7 @@ export class ComputeLifecycle {
     this.state.spec = spec;
     if (this.state.leaseStarted) {
       // The lease workflow wakes at once and leases from the new pageservers (§8.2).
-      await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).signal(pageserversChangedSignal, spec).catch(() => undefined);
+      await wf.getExternalWorkflowHandle(leaseWorkflowId(this.state.computeId)).signal(pageserversChangedSignal, spec).catch(() => undefined);
     }
   }
 
@@ -374,8 +429,8 @@ export class ComputeLifecycle {
     const attempt = ++state.reconfigureAttempts;
     try {
       const result = await wf.executeChild(computeReconfigure, {
-        workflowId: `${this.workflowId}-reconfigure-${attempt}`,
-        args: [{ spec }],
+        workflowId: reconfigureWorkflowId(state.computeId, attempt),
+        args: [{ computeId: state.computeId, spec }],
         ...this.childOptions(`reconfiguration ${attempt}`, spec),
       });
       state.pendingRestart = result.pendingRestart;
@@ -387,7 +442,7 @@ export class ComputeLifecycle {
   }
 
   /**
-   * §10: the config fetched again from where the worker got it; the compute is reconfigured only
+   * §10: the config fetched again from where the pod got it; the compute is reconfigured only
    * when the storage it reads pages from changed. A failed fetch or reconfiguration waits for the
    * next request; a control plane that no longer has a spec for the compute ends it.
    */
@@ -397,17 +452,18 @@ export class ComputeLifecycle {
     this.setStatus('refresh_configuration');
     let spec: ParsedSpec | null;
     try {
-      spec = (await acts.fetchConfig()).spec;
+      spec = (await this.steps.fetchConfig()).spec;
     } catch (err) {
       await this.pause();
       this.setStatus('refresh_configuration_pending', errorChain(err));
       return;
     }
     if (spec === null) {
-      this.terminateMode = 'immediate';
+      this.state.terminateMode = 'immediate';
       this.setStatus('termination_pending_immediate', 'compute is no longer attached: the control plane has no spec for it');
       return;
     }
+    if (this.exitedMeanwhile()) return;
     if (!this.state.postgresRunning) {
       this.setStatus('failed', this.state.error ?? 'Postgres is not running');
       return;
@@ -419,6 +475,7 @@ export class ComputeLifecycle {
     }
     await this.installSpec(spec);
     const error = await this.runReconfigure(spec);
+    if (this.exitedMeanwhile()) return;
     if (error === null) this.setStatus('running');
     else this.setStatus('refresh_configuration_pending', error);
   }
@@ -435,12 +492,12 @@ export class ComputeLifecycle {
       promotion.result = { status: 'failed', error: `${current?.mode.type ?? 'a compute without a spec'} is not replica` };
       return;
     }
-    const attempt = (this.state.promoteAttempts = (this.state.promoteAttempts ?? 0) + 1);
+    const attempt = ++this.state.promoteAttempts;
     const target = promotion.spec;
     try {
       await wf.executeChild(computePromotion, {
-        workflowId: `${this.workflowId}-promotion-${attempt}`,
-        args: [{ walFlushLsn: promotion.walFlushLsn, safekeepers: target.storage.type === 'neon' ? target.storage.safekeepers : null }],
+        workflowId: promotionWorkflowId(this.state.computeId, attempt),
+        args: [{ computeId: this.state.computeId, walFlushLsn: promotion.walFlushLsn, safekeepers: target.storage.type === 'neon' ? target.storage.safekeepers : null }],
         ...this.childOptions(`promotion ${attempt} of the replica to primary`),
       });
     } catch (err) {
@@ -451,34 +508,17 @@ export class ComputeLifecycle {
     await this.installSpec(primary);
     this.publish(); // the mode is now primary
     const error = await this.runReconfigure(primary);
+    if (this.exitedMeanwhile()) {
+      promotion.result = { status: 'failed', error: this.state.error ?? 'Postgres exited' };
+      return;
+    }
     if (error !== null) this.setStatus('failed', error);
     else this.publish();
     promotion.result = error === null ? { status: 'completed' } : { status: 'failed', error };
   }
 
-  /** The configurator's 5 s pause, cut short by a termination or a /configure. */
+  /** The configurator's 5 s pause, cut short by a termination, a /configure or Postgres' exit. */
   private async pause(): Promise<void> {
-    await wf.condition(() => this.terminationRequested() || this.pending !== null || this.postgresExited(), REFRESH_PAUSE_MS);
-  }
-
-  /** Watches the postmaster in the background; its exit wakes the main loop. */
-  private watchPostgres(): void {
-    this.postgresExit = null;
-    const scope = new wf.CancellationScope();
-    this.watchScope = scope;
-    scope.run(() => acts.watchPostgres()).then(
-      (exit) => {
-        if (this.watchScope === scope) this.postgresExit = exit;
-      },
-      (err) => {
-        if (!wf.isCancellation(err) && this.watchScope === scope) this.postgresExit = { code: null, signal: null };
-      },
-    );
-  }
-
-  private stopWatching(): void {
-    this.watchScope?.cancel();
-    this.watchScope = null;
-    this.postgresExit = null;
+    await wf.condition(() => isTerminationPending(this.state.status) || this.pending !== null || this.postgresExited(), REFRESH_PAUSE_MS);
   }
 }

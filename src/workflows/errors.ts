@@ -14,6 +14,14 @@ function messages(err: unknown): string[] {
   return out.filter((m, i) => m !== out[i - 1]);
 }
 
+/**
+ * The first message of an error's chain: the message of a failure that carries the rest as its
+ * cause (errorChain renders the whole once, with no line twice).
+ */
+export function headline(err: unknown): string {
+  return messages(err)[0] ?? 'unknown error';
+}
+
 export function errorChain(err: unknown): string {
   const [first = 'unknown error', ...causes] = messages(err);
   if (causes.length === 0) return first;

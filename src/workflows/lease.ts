@@ -5,7 +5,7 @@
 // history, and reports its state to the lifecycle workflow for /status and /metrics.
 import * as wf from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
-import { acts } from './activity-proxies';
+import { stepsOf } from './activity-proxies';
 import { errorChain } from './errors';
 import { leaseUpdateSignal, pageserversChangedSignal } from './messages';
 import type { LeaseState } from '../compute/status';
@@ -15,6 +15,8 @@ const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 60_000;
 
 export interface LeaseInput {
+  /** The compute whose pod asks the pageservers. */
+  computeId: string;
   spec: ParsedSpec;
   /** The lifecycle workflow to report to. */
   parentId: string;
@@ -35,12 +37,13 @@ export async function lsnLease(input: LeaseInput): Promise<LeaseState> {
   const parent = wf.getExternalWorkflowHandle(input.parentId);
   const report = () => parent.signal(leaseUpdateSignal, { ...state }).catch(() => undefined);
   let backoff = FIRST_BACKOFF_MS;
+  const steps = stepsOf(input.computeId);
 
   for (let round = 1; ; round++) {
     changed = false;
     let sleepMs: number;
     try {
-      const outcome = await acts.acquireLeases(spec);
+      const outcome = await steps.acquireLeases(spec);
       if ('refused' in outcome) {
         Object.assign(state, { status: 'refused', valid_until: null, error: LEASE_REFUSED });
         wf.log.warn(LEASE_REFUSED, { lsn });

@@ -11,18 +11,15 @@ export async function computeLifecycle(input: LifecycleInput): Promise<Lifecycle
   compute.registerHandlers();
   compute.begin();
   for (;;) {
-    await wf.condition(() => compute.hasWork());
-    if (compute.shouldContinueAsNew()) await compute.continueAsNew();
-    if (compute.terminationRequested()) {
-      await compute.terminate();
-      break;
-    }
-    if (compute.postgresExited()) compute.failOnPostgresExit();
-    else if (compute.promotionDue()) await compute.promote();
-    else if (compute.refreshDue()) await compute.refresh();
+    await wf.condition(() => compute.nextWork() !== null);
+    const work = compute.nextWork()!;
+    if (work === 'terminate') break;
+    if (work === 'continue_as_new') await compute.continueAsNew();
+    else if (work === 'postgres_exit') compute.failOnPostgresExit();
+    else if (work === 'promote') await compute.promote();
+    else if (work === 'refresh') await compute.refresh();
     else await compute.configure();
   }
-  // Let the terminate update answer before the workflow completes.
-  await wf.condition(wf.allHandlersFinished);
-  return compute.result();
+  await compute.terminate();
+  return compute.finish();
 }

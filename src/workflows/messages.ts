@@ -1,26 +1,36 @@
-// Handler definitions of the lifecycle workflow, shared by the workflow, the client and the API.
+// Handler definitions of the lifecycle workflow, shared by the workflow, the client and the pod.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
+import type { PostmasterExitReport, Reported } from '../compute/lifecycle-state';
 import type { LeaseState, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
 
+/** The /status body, as the lifecycle holds it (`compute-ctl status`). */
 export const statusQuery = defineQuery<StatusView>('status');
-/** Completes when the compute is running (returns the status) or failed (fails). */
-export const configureUpdate = defineUpdate<StatusView, [ParsedSpec]>('configure');
+
+/** Completes when the compute is running (its status) or failed (fails). */
+export const configureUpdate = defineUpdate<Reported<StatusView>, [ParsedSpec]>('configure');
 /** Completes when the compute is terminated. */
-export const terminateUpdate = defineUpdate<TerminateResult, [TerminateMode]>('terminate');
+export const terminateUpdate = defineUpdate<Reported<TerminateResult>, [TerminateMode]>('terminate');
 
 /**
  * §10: Postgres asks for its configuration to be fetched again (internal POST
  * /refresh_configuration). Completes once recorded, not when the refresh is done; `false` when the
  * compute is starting (`init`: accepted, nothing to do).
  */
-export const refreshConfigurationUpdate = defineUpdate<boolean>('refreshConfiguration');
+export const refreshConfigurationUpdate = defineUpdate<Reported<boolean>>('refreshConfiguration');
 
 /**
  * §6.3 /promote of a Replica: completes when the promotion and the reconfiguration as a Primary
  * have ended, either way (the answer says which); concurrent calls share one promotion.
  */
-export const promoteUpdate = defineUpdate<PromoteState, [ParsedSpec, string]>('promote');
+export const promoteUpdate = defineUpdate<Reported<PromoteState>, [ParsedSpec, string]>('promote');
+
+/**
+ * Pod → lifecycle: the postmaster the pod watched has exited. Recorded at once (the update ID is
+ * the pid, so a report the pod sends again after an outage counts once); the main loop fails the
+ * compute if that postmaster is the one its last start left running.
+ */
+export const postgresExitedUpdate = defineUpdate<Reported<null>, [PostmasterExitReport]>('postgresExited');
 
 /** Lease workflow → lifecycle: the lease's state after each round. */
 export const leaseUpdateSignal = defineSignal<[LeaseState]>('leaseUpdate');

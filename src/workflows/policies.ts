@@ -2,48 +2,49 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 const once = { maximumAttempts: 1 };
-// Every activity heartbeats each second (activities/instrument.ts): a worker that died is noticed
-// within this and the step is retried on the restarted worker. All steps are idempotent.
-const DEAD_WORKER = '10 seconds';
+// Long steps heartbeat each second (activities/instrument.ts): a pod that died is noticed within
+// this and the step is retried on its successor (a restarted pod also ends its predecessor's
+// attempts itself, at once: pod/takeover.ts). All steps are idempotent.
+const DEAD_POD = '10 seconds';
 
 export const POLICIES = {
-  preparePgdata: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
+  preparePgdata: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // §4.4: up to 5 retries, backoff min(1.1^n, 3) s
   determineStartLsn: {
     startToCloseTimeout: '1 minute',
-    heartbeatTimeout: DEAD_WORKER,
+    heartbeatTimeout: DEAD_POD,
     retry: { maximumAttempts: 6, initialInterval: '1 second', backoffCoefficient: 1.1, maximumInterval: '3 seconds' },
   },
   // §4.5: up to 10 retries, 500 ms then ×1.5
   fetchBasebackup: {
     startToCloseTimeout: '6 hours',
-    heartbeatTimeout: DEAD_WORKER,
+    heartbeatTimeout: DEAD_POD,
     retry: { maximumAttempts: 11, initialInterval: '500 milliseconds', backoffCoefficient: 1.5 },
   },
-  finalizePgdata: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
+  finalizePgdata: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // 60 s readiness timeout (§4.7) plus slack. Failures of Postgres itself are non-retryable; a
-  // retry after a dead worker adopts the postmaster it had started.
-  startPostgres: { startToCloseTimeout: '90 seconds', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
+  // retry after a dead pod adopts the postmaster it had started.
+  startPostgres: { startToCloseTimeout: '90 seconds', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // SQL errors are non-retryable (postgres/catalog/apply.ts); the plan is made from the catalog, so a
-  // retry after a dead worker does only what is left.
-  applyCatalog: { startToCloseTimeout: '30 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
-  reloadConfig: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
-  // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.
-  // §11's retries happen inside; a failed fetch waits for the next refresh request (§10).
+  // retry after a dead pod does only what is left.
+  applyCatalog: { startToCloseTimeout: '30 minutes', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
+  reloadConfig: { startToCloseTimeout: '1 minute', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // Up to 20 s waiting for the replay to catch up, then pg_promote() (which waits up to 60 s).
-  promoteReplica: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_WORKER, retry: once },
-  fetchConfig: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_WORKER, retry: once },
+  promoteReplica: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_POD, retry: once },
+  // §11's retries happen inside; a failed fetch waits for the next refresh request (§10).
+  fetchConfig: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: once },
+  // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.
   runMigrations: { startToCloseTimeout: '10 minutes', retry: once },
-  stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_WORKER, retry: { maximumAttempts: 3 } },
+  stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // A Neon Primary's final sync-safekeepers: once, no retries (§9).
-  finalLsn: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_WORKER, retry: once },
+  finalLsn: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: once },
   // One round; the lease workflow does its own backoff (§8.2), visible in its history.
   acquireLeases: { startToCloseTimeout: '30 seconds', retry: once },
-  // Runs for the compute's lifetime; a lost worker is noticed by the heartbeat and the watch resumes
-  // on the restarted worker.
-  watchPostgres: {
-    startToCloseTimeout: '3650 days',
-    heartbeatTimeout: DEAD_WORKER,
-    retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
+  // The pod's copy of the status view. Not awaited by the lifecycle; a pod that is gone for a
+  // minute reads the view again when it boots (the podReport query), so the report may lapse.
+  reportStatus: {
+    scheduleToCloseTimeout: '1 minute',
+    startToCloseTimeout: '5 seconds',
+    retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
   },
 } satisfies Record<string, ActivityOptions>;

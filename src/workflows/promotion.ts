@@ -4,13 +4,22 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../compute/failures';
 import type { PromoteInput } from '../postgres/promote';
-import { acts } from './activity-proxies';
-import { errorChain } from './errors';
+import { stepsOf } from './activity-proxies';
+import { headline } from './errors';
 
-export async function computePromotion(input: PromoteInput): Promise<void> {
+export interface PromotionInput extends PromoteInput {
+  computeId: string;
+}
+
+export async function computePromotion({ computeId, ...promote }: PromotionInput): Promise<void> {
   try {
-    await acts.promoteReplica(input);
+    await stepsOf(computeId).promoteReplica(promote);
   } catch (err) {
-    throw ApplicationFailure.create({ message: errorChain(err), type: FAILURE.promotionFailed, nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: headline(err),
+      type: FAILURE.promotionFailed,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
   }
 }

@@ -4,10 +4,11 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
-import { acts } from './activity-proxies';
-import { errorChain } from './errors';
+import { stepsOf } from './activity-proxies';
+import { headline } from './errors';
 
 export interface ReconfigureInput {
+  computeId: string;
   spec: ParsedSpec;
 }
 
@@ -16,11 +17,17 @@ export interface ReconfigureResult {
 }
 
 export async function computeReconfigure(input: ReconfigureInput): Promise<ReconfigureResult> {
+  const steps = stepsOf(input.computeId);
   try {
-    await acts.reloadConfig(input.spec);
-    const catalog = await acts.applyCatalog(input.spec, { firstStart: false });
+    await steps.reloadConfig(input.spec);
+    const catalog = await steps.applyCatalog(input.spec, { firstStart: false });
     return { pendingRestart: catalog.pendingRestart };
   } catch (err) {
-    throw ApplicationFailure.create({ message: errorChain(err), type: FAILURE.reconfigureFailed, nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: headline(err),
+      type: FAILURE.reconfigureFailed,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
   }
 }

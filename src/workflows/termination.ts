@@ -1,17 +1,19 @@
 // Termination (reference §9): stop Postgres (fast = SIGINT, immediate = SIGQUIT), then, for a
 // Primary that had started, read the LSN to report.
 import type { ParsedSpec } from '../compute-spec/parse';
-import { acts } from './activity-proxies';
 import type { TerminateMode } from '../compute/status';
+import { stepsOf } from './activity-proxies';
 
 export interface TerminationInput {
+  computeId: string;
   mode: TerminateMode;
   /** The spec of a compute whose Postgres had started; null if it never did. */
   spec: ParsedSpec | null;
 }
 
 export async function computeTermination(input: TerminationInput): Promise<{ lsn: string | null }> {
-  await acts.stopPostgres(input.mode);
+  const steps = stepsOf(input.computeId);
+  await steps.stopPostgres(input.mode);
   if (!input.spec || input.spec.mode.type !== 'primary') return { lsn: null };
-  return { lsn: await acts.finalLsn(input.spec) };
+  return { lsn: await steps.finalLsn(input.spec) };
 }

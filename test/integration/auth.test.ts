@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { freePort } from '../../src/dev/ports';
 import { runComputeWorker } from '../../src/pod/pod';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';
 import { json, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
 
 describe('the external API with JWT keys from the startup config', () => {
@@ -65,7 +66,7 @@ describe('a worker without JWT keys', () => {
         computeId: `noauth-${process.pid}`, pgdata: path.join(stack.tmp, 'noauth'), connstr: 'postgresql://cloud_admin@127.0.0.1:1/postgres',
         postgres: stack.postgres, externalHttpPort: await freePort(), internalHttpPort: await freePort(), httpHost: '0.0.0.0',
         temporalAddress: stack.temporal.address, temporalNamespace: 'default', pgUser: 'postgres', privilegedRoleName: 'neon_superuser',
-        buildTag: 'test', logLevel: 'warn', workflowBundle: stack.bundle,
+        buildTag: 'test', logLevel: 'warn', orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE,
       }),
       /^Error: --http-host 0\.0\.0\.0 is not a loopback address and no JWT keys are configured \(compute_ctl_config\.jwks\.keys\)/,
     );

@@ -1,5 +1,6 @@
 // A start that fails: the control plane and the operator (Temporal UI) both see why.
 import assert from 'node:assert/strict';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { describe, test } from 'node:test';
 import { assertStatusAgrees, configurationRequest, json, postJson, useCompute } from '../support/stack';
 
@@ -30,7 +31,15 @@ describe('a failed start', () => {
     assert.equal(desc.type, 'computeStartup');
     assert.equal(desc.status.name, 'FAILED');
     await assert.rejects(handle.result(), (err: Error) => {
-      assert.match(String((err.cause as Error)?.message), /^failed to start Postgres\n\nCaused by:\n    Postgres exited unexpectedly with code 1/);
+      // Typed by its step, with the step's own typed failure as its cause (through the activity's):
+      // what the UI's result panel and a client reading the failure see.
+      const failure = err.cause as ApplicationFailure;
+      assert.equal(failure.type, 'PostgresStartFailed');
+      assert.equal(failure.message, 'failed to start Postgres');
+      assert.ok(failure.cause instanceof ActivityFailure, `the cause is the activity's failure: ${String(failure.cause)}`);
+      const step = failure.cause.cause as ApplicationFailure;
+      assert.equal(step.type, 'PostgresStartFailed');
+      assert.match(step.message, /^Postgres exited unexpectedly with code 1/);
       return true;
     });
     // Not retried: the same PGDATA and configuration would fail again. Exactly one attempt.

@@ -20,9 +20,9 @@ const TOKEN = 'storage-token-e41f20c9b7';
 const CONN_PASSWORD = 'conn-pw-9a8b7c';
 
 describe('secrets never leak', () => {
-  const t = useWorkerProcesses();
-  const answers: string[] = [];
   const env = { COMPUTE_CTL_PAYLOAD_KEY: randomBytes(32).toString('base64') };
+  const t = useWorkerProcesses({ payloadKey: env.COMPUTE_CTL_PAYLOAD_KEY });
+  const answers: string[] = [];
   /** What the first test left in Temporal, for the codec server's test. */
   let stored: StoredPayload[] = [];
   const allSecrets = new Set<string>();

@@ -1,7 +1,8 @@
-// Activities that do nothing but what a test tells them, and count their calls. The postmaster is a
-// promise the test resolves to make Postgres "exit".
-import { Context } from '@temporalio/activity';
+// Activities that do nothing but what a test tells them, and count their calls. Postgres is a pid
+// the fake "starts"; a test makes it exit, and the exit goes to the lifecycle as the pod's watch
+// sends it (the postgresExited update).
 import type { ComputeActivities } from '../../src/activities';
+import type { PodReport, PostmasterExitReport } from '../../src/compute/lifecycle-state';
 import type { PostmasterExit } from '../../src/compute/status';
 
 type Name = keyof ComputeActivities;
@@ -12,8 +13,14 @@ export interface FakeCompute {
   /** Calls per activity name, each with its arguments. */
   calls: Record<string, unknown[][]>;
   count(name: Name): number;
-  /** Makes the running Postgres exit as given (the watch activity returns it). */
-  exitPostgres(exit: PostmasterExit): void;
+  /** The status reports the lifecycle sent the "pod", in order of arrival. */
+  reports: PodReport[];
+  /** Where the postmaster's exits go (as the pod's watch sends them): set by the test's harness. */
+  deliverTo(fn: (report: PostmasterExitReport) => Promise<void>): void;
+  /** The running postmaster exits as given; resolves once the lifecycle has the report. */
+  exitPostgres(exit: PostmasterExit): Promise<void>;
+  /** The pid of the postmaster the last startPostgres started. */
+  readonly pid: number;
   /** A gate the named activity waits at, until released. */
   hold(name: Name): { release(): void; reached: Promise<void> };
 }
@@ -21,9 +28,17 @@ export interface FakeCompute {
 /** `overrides` replace single activities; the rest succeed at once. */
 export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
   const calls: Record<string, unknown[][]> = {};
+  const reports: PodReport[] = [];
   const gates = new Map<string, { wait: Promise<void>; arrived: () => void }>();
-  let exitPostgres: (exit: PostmasterExit) => void = () => {};
-  let postgresExit: Promise<PostmasterExit> = new Promise((r) => (exitPostgres = r));
+  let pid = 4241;
+  let running = false;
+  let deliver: ((report: PostmasterExitReport) => Promise<void>) | null = null;
+  const exit = async (how: PostmasterExit, byTest: boolean) => {
+    if (!running) return;
+    running = false;
+    if (deliver) await deliver({ pid, exit: how });
+    else if (byTest) throw new Error('the fake compute has nowhere to report its postmaster exit: call deliverTo');
+  };
 
   const defaults: Impl = {
     preparePgdata: async () => {},
@@ -31,24 +46,23 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     fetchBasebackup: async () => ({ bytes: 1234, connectMicros: 56 }),
     finalizePgdata: async () => {},
     startPostgres: async () => {
-      postgresExit = new Promise((r) => (exitPostgres = r));
-      return { pid: 4242 };
+      pid++;
+      running = true;
+      return { pid };
     },
     applyCatalog: async () => ({ statements: 0, phases: [], pendingRestart: [] }),
     reloadConfig: async () => {},
     runMigrations: async () => null,
+    // The pod's watch reports every exit, its own stops too: the lifecycle must not fail on those.
     stopPostgres: async () => {
-      exitPostgres({ code: 0, signal: null });
+      await exit({ code: 0, signal: null }, false);
       return { code: 0, signal: null };
     },
     finalLsn: async () => '0/16B37F0',
     acquireLeases: async () => ({ validUntilMs: Date.now() + 3_600_000 }),
     fetchConfig: async () => ({ spec: null }),
     promoteReplica: async () => {},
-    watchPostgres: async () => {
-      // Cancelled when the lifecycle stops watching (termination, continue-as-new).
-      return Promise.race([postgresExit, Context.current().cancelled]);
-    },
+    reportStatus: async (report) => void reports.push(report),
   };
 
   const activities = {} as Record<Name, (...args: never[]) => Promise<unknown>>;
@@ -68,7 +82,12 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     activities: activities as unknown as ComputeActivities,
     calls,
     count: (name) => calls[name]?.length ?? 0,
-    exitPostgres: (exit) => exitPostgres(exit),
+    reports,
+    deliverTo: (fn) => (deliver = fn),
+    exitPostgres: (how) => exit(how, true),
+    get pid() {
+      return pid;
+    },
     hold(name) {
       let release!: () => void;
       let arrived!: () => void;

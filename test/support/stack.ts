@@ -1,5 +1,6 @@
 // The real parts an integration test needs, each started on loopback on free ports and stopped
-// again: a Temporal dev server, an upstream PostgreSQL, and compute workers (in-process).
+// again: a Temporal dev server, an orchestrator serving the lifecycle workflows, an upstream
+// PostgreSQL, and compute pods (in-process).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,8 @@ import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/postgres/pgbin';
 import { installRuntime } from '../../src/runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/pod/pod';
+import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator, type RunningOrchestrator } from '../../src/orchestrator';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';
 import type { StatusView } from '../../src/compute/status';
 import { recordHistories } from './histories';
 
@@ -24,8 +27,17 @@ export interface Stack {
   postgres: string;
   runAs: RunAs | null;
   bundle: WorkflowBundleWithSourceMap;
+  /** The orchestrators serving the lifecycle workflows (one unless a test adds more). */
+  orchestrators: RunningOrchestrator[];
+  /** Starts one more orchestrator on the stack's Temporal (in this process). */
+  addOrchestrator(): Promise<RunningOrchestrator>;
   tmp: string;
   stop(): Promise<void>;
+}
+
+/** An orchestrator in this process on `address`, serving the bundle's workflows. */
+export function startOrchestrator(address: string, bundle: WorkflowBundleWithSourceMap, payloadKey?: string): Promise<RunningOrchestrator> {
+  return runOrchestrator({ ...DEFAULT_ORCHESTRATOR_OPTIONS, temporalAddress: address, temporalNamespace: 'default', workflowBundle: bundle, payloadKey });
 }
 
 export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<string> {
@@ -35,7 +47,7 @@ export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<
   return dir;
 }
 
-export async function startStack(opts: { temporalDbFile?: boolean } = {}): Promise<Stack> {
+export async function startStack(opts: { temporalDbFile?: boolean; /** the pods' payload key, for the orchestrators */ payloadKey?: string } = {}): Promise<Stack> {
   await installRuntime('ERROR');
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
@@ -53,8 +65,15 @@ export async function startStack(opts: { temporalDbFile?: boolean } = {}): Promi
     postgres,
     runAs,
     bundle,
+    orchestrators: [await startOrchestrator(temporal.address, bundle, opts.payloadKey)],
+    async addOrchestrator() {
+      const o = await startOrchestrator(stack.temporal.address, bundle, opts.payloadKey);
+      stack.orchestrators.push(o);
+      return o;
+    },
     tmp,
     async stop() {
+      await Promise.allSettled(stack.orchestrators.map((o) => o.shutdown()));
       // stack.temporal, not the first server: a test may have restarted it.
       await Promise.allSettled([stack.temporal.stop(), upstream.stop()]);
       await rm(tmp, { recursive: true, force: true });
@@ -119,13 +138,13 @@ export async function startCompute(stack: Stack, opts: ComputeOptions = {}): Pro
     httpHost: '127.0.0.1',
     temporalAddress: stack.temporal.address,
     temporalNamespace: 'default',
+    orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE,
     pgUser: 'postgres',
     privilegedRoleName: 'neon_superuser',
     buildTag: 'test',
     logLevel: 'warn',
-    workflowBundle: stack.bundle,
   });
-  // As a pod's control plane would have it: the lifecycle workflow started and this worker polling.
+  // As a pod's control plane would have it: the lifecycle workflow started and this pod polling.
   await worker.ready;
   return {
     stack,

@@ -60,7 +60,7 @@ export function spawnWorker(
  * A stack for a test file and the worker processes its tests spawn on it: after the file, every
  * worker still running is killed and every compute's Postgres stopped, whatever the tests left.
  */
-export function useWorkerProcesses(opts: { temporalDbFile?: boolean } = {}) {
+export function useWorkerProcesses(opts: { temporalDbFile?: boolean; payloadKey?: string } = {}) {
   let stack: Stack | undefined;
   const workers: WorkerProcess[] = [];
   const slots: ComputeSlot[] = [];

@@ -1,15 +1,19 @@
-// Workflow logic tested fast: the real Temporal dev server and the real workflow code, with fake
-// activities in place of Postgres and storage (no Postgres is started). One server and one bundle
-// per test file; a worker per test on its own task queue.
+// Workflow logic tested fast: the real Temporal dev server, the real workflow code on an
+// orchestrator, and fake activities in place of Postgres and storage on the compute's own queue, as
+// its pod would serve them (no Postgres is started). One server, bundle and orchestrator per test
+// file; an activity worker per test.
 import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ComputeActivities } from '../../src/activities';
 import { instrumented } from '../../src/activities/instrument';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS } from '../../src/client';
+import { taskQueueFor } from '../../src/compute/ids';
 import { freePort } from '../../src/dev/ports';
 import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
+import type { RunningOrchestrator } from '../../src/orchestrator';
 import { installRuntime } from '../../src/runtime';
+import { startOrchestrator } from './stack';
 
 export interface WorkflowEnv {
   server: TemporalServer;
@@ -17,11 +21,12 @@ export interface WorkflowEnv {
   computes: ComputeClient;
   bundle: WorkflowBundleWithSourceMap;
   nativeConnection: NativeConnection;
+  orchestrator: RunningOrchestrator;
 }
 
 const quietLogger = { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: (m: string) => console.error(m) };
 
-/** A describe() block's Temporal server, client and workflow bundle. */
+/** A describe() block's Temporal server, client, workflow bundle and orchestrator. */
 export function useWorkflowEnv(): WorkflowEnv {
   const env = {} as WorkflowEnv;
   let connection: Connection;
@@ -37,8 +42,10 @@ export function useWorkflowEnv(): WorkflowEnv {
     env.client = new Client({ connection });
     env.computes = new ComputeClient(env.client, { ...DEFAULT_CLIENT_OPTIONS, operationTimeoutMs: 60_000 });
     env.nativeConnection = await NativeConnection.connect({ address: server.address });
+    env.orchestrator = await startOrchestrator(server.address, bundle);
   });
   after(async () => {
+    await env.orchestrator?.shutdown();
     await env.nativeConnection?.close();
     await connection?.close();
     await env.server?.stop();
@@ -47,16 +54,14 @@ export function useWorkflowEnv(): WorkflowEnv {
 }
 
 /**
- * Runs `fn` while a worker polls task queue compute-<computeId> with the given activities, wrapped
- * as the real ones are (heartbeats, failpoints, failure translation).
+ * Runs `fn` while an activity worker polls the compute's queue (compute-<computeId>) with the given
+ * activities, wrapped as the real ones are (heartbeats, failpoints, failure translation).
  */
 export async function withWorker<T>(env: WorkflowEnv, computeId: string, activities: ComputeActivities, fn: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
-    taskQueue: `compute-${computeId}`,
-    workflowBundle: env.bundle,
+    taskQueue: taskQueueFor(computeId),
     activities: instrumented(activities),
-    sinks: { compute: { status: { fn: () => undefined, callDuringReplay: true } } },
   });
   return worker.runUntil(fn);
 }

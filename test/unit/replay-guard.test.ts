@@ -22,26 +22,32 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'the lease is no longer cancelled on terminate',
     file: 'workflows/compute-lifecycle.js',
-    find: 'await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).cancel().catch(() => undefined);',
+    find: 'await wf.getExternalWorkflowHandle((0, ids_1.leaseWorkflowId)(this.state.computeId)).cancel().catch(() => undefined);',
     replace: () => 'void 0;',
   },
   {
     name: 'new pageservers are no longer signalled to the lease',
     file: 'workflows/compute-lifecycle.js',
-    find: 'await wf.getExternalWorkflowHandle(this.leaseWorkflowId()).signal(messages_1.pageserversChangedSignal, spec).catch(() => undefined);',
+    find: 'await wf.getExternalWorkflowHandle((0, ids_1.leaseWorkflowId)(this.state.computeId)).signal(messages_1.pageserversChangedSignal, spec).catch(() => undefined);',
     replace: () => 'void 0;',
   },
   {
     name: 'continue-as-new disabled',
     file: 'workflows/compute-lifecycle.js',
-    find: 'shouldContinueAsNew() {',
-    replace: (found) => `${found} return false;`,
+    find: "return 'continue_as_new';",
+    replace: () => 'return null;',
   },
   {
     name: 'an activity added on the path of Postgres dying',
     file: 'workflows/compute-lifecycle.js',
     find: 'failOnPostgresExit() {',
-    replace: (found) => `${found} activity_proxies_1.acts.reloadConfig(this.state.spec).catch(() => undefined);`,
+    replace: (found) => `${found} this.steps.reloadConfig(this.state.spec).catch(() => undefined);`,
+  },
+  {
+    name: 'the pod is no longer sent the status views',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'tellPod() {',
+    replace: (found) => `${found} return;`,
   },
   {
     name: "a timer added on the lease's error path",

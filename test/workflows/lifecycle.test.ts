@@ -7,7 +7,7 @@ import { temporalCliPath } from '../../src/dev/temporal-server';
 import { ComputeFailure, FAILURE } from '../../src/compute/failures';
 import { invalidStatusMessage } from '../../src/compute/status';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
-import { ComputeClient, ComputeError } from '../../src/client';
+import { ComputeClient, ComputeError, DEFAULT_CLIENT_OPTIONS } from '../../src/client';
 import { HTTP_STATUS } from '../../src/api/common';
 import { fakeCompute, type FakeCompute } from '../support/fake-activities';
 import { until } from '../support/stack';
@@ -50,6 +50,7 @@ async function withCompute<T>(
   opts: { historyThreshold?: number; basebackupRetries?: number } = {},
 ): Promise<T> {
   const computeId = newComputeId('wf');
+  fake.deliverTo((exit) => env.computes.reportPostgresExit(computeId, exit));
   return withWorker(env, computeId, fake.activities, async () => {
     await env.computes.ensureStarted(computeId, opts);
     return fn(computeId);
@@ -95,21 +96,6 @@ describe('lifecycle workflow (fake activities)', () => {
     });
   });
 
-  test('/terminate during a start is refused; the start goes on', async () => {
-    const fake = fakeCompute();
-    const gate = fake.hold('applyCatalog');
-    await withCompute(env, fake, async (id) => {
-      const configured = env.computes.configure(id, spec());
-      await gate.reached;
-      const refused = await rejection(env.computes.terminate(id, 'immediate'));
-      assert.equal(refused.kind, 'invalid_status');
-      assert.equal(refused.message, 'invalid compute status: init');
-      gate.release();
-      assert.equal((await configured).status, 'running');
-      assert.equal(fake.count('stopPostgres'), 0);
-    });
-  });
-
   test('a reconfiguration runs reloadConfig and applyCatalog (not a first start) and reports pending_restart', async () => {
     const fake = fakeCompute({ applyCatalog: async () => ({ statements: 1, phases: [], pendingRestart: ['shared_buffers'] }) });
     await withCompute(env, fake, async (id) => {
@@ -130,7 +116,7 @@ describe('lifecycle workflow (fake activities)', () => {
       const gate = fake.hold('reloadConfig');
       const reconfigure = env.computes.configure(id, spec(['dave']));
       await gate.reached;
-      fake.exitPostgres({ code: 1, signal: null });
+      await fake.exitPostgres({ code: 1, signal: null });
       gate.release();
       const err = await rejection(reconfigure);
       assert.equal(err.kind, 'configuration_failed');
@@ -145,11 +131,74 @@ describe('lifecycle workflow (fake activities)', () => {
     });
   });
 
+  test('Postgres dying late in a reconfiguration: its exit, recorded before the last step ended, fails the /configure', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      // The exit reaches the lifecycle while the last step of the reconfiguration still runs.
+      const gate = fake.hold('applyCatalog');
+      const reconfigure = env.computes.configure(id, spec(['late']));
+      await gate.reached;
+      await fake.exitPostgres({ code: null, signal: 'SIGKILL' });
+      gate.release();
+      const err = await rejection(reconfigure);
+      assert.equal(err.kind, 'configuration_failed');
+      assert.match(err.message, /killed by signal SIGKILL/);
+      assert.equal(await status(env, id), 'failed');
+    });
+  });
+
+  test('Postgres dying right after a reconfiguration ended: the /configure answers running, then the compute fails', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      const done = await env.computes.configure(id, spec(['early']));
+      assert.equal(done.status, 'running');
+      await fake.exitPostgres({ code: 3, signal: null });
+      const s = await until('failed', async () => {
+        const v = await env.computes.status(id);
+        return v.status === 'failed' ? v : undefined;
+      });
+      assert.equal(s.error, 'Postgres exited unexpectedly with code 3');
+    });
+  });
+
+  test("an exit of a postmaster that is not the compute's (stopped by the lifecycle, an earlier start's) fails nothing", async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      await env.computes.configure(id, spec());
+      const ours = fake.pid;
+      await env.computes.reportPostgresExit(id, { pid: ours + 100, exit: { code: 1, signal: null } });
+      // The same report twice (sent again after an outage): taken once.
+      await env.computes.reportPostgresExit(id, { pid: ours + 100, exit: { code: 1, signal: null } });
+      assert.equal((await env.computes.configure(id, spec(['x']))).status, 'running');
+      assert.equal(await status(env, id), 'running');
+      // Its termination stops Postgres; the pod reports that exit too (the fake does), and the compute ends terminated.
+      assert.deepEqual(await env.computes.terminate(id, 'fast'), { lsn: '0/16B37F0', already_terminated: false });
+      assert.equal((await env.computes.status(id)).error, null);
+    });
+  });
+
+  test('every status view reaches the pod, newest last, in the order of their versions', async () => {
+    const fake = fakeCompute();
+    await withCompute(env, fake, async (id) => {
+      const running = await env.computes.configure(id, spec(['alice']));
+      await until('the running view reported', async () => (fake.reports.at(-1)?.view.status === 'running' ? true : undefined));
+      const versions = fake.reports.map((r) => r.version);
+      assert.deepEqual(versions, [...versions].sort((a, b) => a - b), 'reports arrive in order');
+      assert.equal(new Set(fake.reports.map((r) => r.lifecycle)).size, 1, 'one lifecycle');
+      assert.deepEqual(fake.reports.at(-1)!.view, running);
+      await env.computes.terminate(id, 'immediate');
+      await until('the end reported', async () => (fake.reports.at(-1)?.view.status === 'terminated' ? true : undefined));
+      assert.equal(fake.reports.at(-1)!.terminateMode, 'immediate');
+    });
+  });
+
   test('Postgres killed while running: failed with the signal', async () => {
     const fake = fakeCompute();
     await withCompute(env, fake, async (id) => {
       await env.computes.configure(id, spec());
-      fake.exitPostgres({ code: null, signal: 'SIGKILL' });
+      await fake.exitPostgres({ code: null, signal: 'SIGKILL' });
       const s = await until('failed', async () => {
         const v = await env.computes.status(id);
         return v.status === 'failed' ? v : undefined;
@@ -321,11 +370,12 @@ describe('lifecycle workflow (fake activities)', () => {
     });
   });
 
-  test('no worker polling: /status answers from the memo; an operation ends at its deadline as a timeout (HTTP 504)', async () => {
-    const computes = new ComputeClient(env.client, { queryTimeoutMs: 1_000, operationTimeoutMs: 1_500 });
+  test('no orchestrator polling: /status answers from the memo; an operation ends at its deadline as a timeout (HTTP 504)', async () => {
+    // A queue no orchestrator serves.
+    const computes = new ComputeClient(env.client, { ...DEFAULT_CLIENT_OPTIONS, queryTimeoutMs: 1_000, operationTimeoutMs: 1_500, orchestratorQueue: 'nobody-serves-this' });
     const id = newComputeId('wf');
     await computes.ensureStarted(id);
-    // No worker for this compute's task queue: the query cannot be answered, the memo can.
+    // No worker for the lifecycle: the query cannot be answered, the memo can.
     const s = await computes.status(id);
     assert.equal(s.status, 'empty');
     assert.equal(s.compute_id, id);
@@ -368,20 +418,19 @@ describe('lifecycle workflow (fake activities)', () => {
     }, { basebackupRetries: 2 });
   });
 
-  test('continue-as-new keeps the whole status, resumes the watch on Postgres, and terminates', async () => {
+  test('continue-as-new keeps the whole status, still fails on the postmaster it started, and terminates', async () => {
     const fake = fakeCompute();
     await withCompute(
       env,
       fake,
       async (id) => {
-        const running = await env.computes.configure(id, spec(['erin']));
         const handle = env.client.workflow.getHandle(`compute-${id}`);
         const firstRun = (await handle.describe()).runId;
+        const running = await env.computes.configure(id, spec(['erin']));
         await until('a new run', async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 30_000);
         assert.deepEqual(await env.computes.status(id), running);
-        // The new run watches Postgres again.
-        await until('the watch resumed', async () => (fake.count('watchPostgres') >= 2 ? true : undefined), 30_000);
-        fake.exitPostgres({ code: 2, signal: null });
+        // The new run knows the postmaster the first run started.
+        await fake.exitPostgres({ code: 2, signal: null });
         await until('failed', async () => ((await status(env, id)) === 'failed' ? true : undefined));
         assert.equal((await env.computes.terminate(id, 'immediate')).already_terminated, false);
       },

@@ -15,7 +15,6 @@ const TerminateQuery = Type.Object({
 export interface ComputeRoutesOptions {
   computes: ComputeOperations;
   computeId: string;
-  onTerminated?: () => void;
 }
 
 export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOptions): Promise<void> {
@@ -60,7 +59,6 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
     async (request, reply) => {
       const mode = request.query.mode ?? 'fast';
       const result = await computes.terminate(computeId, mode, request.id);
-      opts.onTerminated?.();
       return reply.code(result.already_terminated ? 201 : 200).send({ lsn: result.lsn });
     },
   );
