@@ -45,6 +45,36 @@ if ! has_version "$tool"; then
   cp "$cache/temporal.version" "$tool.version"
 fi
 
+# 2b. A real Temporal server (frontend, history, matching, worker services; PostgreSQL persistence)
+#     and its SQL schema tool, for the cluster tests and `npm run bench -- fleet`: go.temporal.io/server
+#     v1.29.1, the server the CLI above embeds, built the same way (~2.5 min the first time), with the
+#     module's PostgreSQL schema copied beside them (nothing is fetched at run time).
+TEMPORAL_SERVER_VERSION=1.29.1
+server_cache="${XDG_CACHE_HOME:-$HOME/.cache}/compute-ctl/temporal-server-v$TEMPORAL_SERVER_VERSION"
+# $1: the binaries' directory, $2: the schema's.
+server_ready() { [ -x "$1/temporal-server" ] && [ -x "$1/temporal-sql-tool" ] && [ -d "$2/postgresql/v12/temporal/versioned" ] \
+  && [ "$(cat "$1/temporal-server.version" 2>/dev/null)" = "$TEMPORAL_SERVER_VERSION" ]; }
+if ! server_ready .tools/bin .tools/temporal-schema; then
+  if ! server_ready "$server_cache" "$server_cache/temporal-schema"; then
+    command -v go >/dev/null || die "the Temporal server is missing and Go is not installed to build it.
+  Install Go >= 1.25 (https://go.dev/dl/)"
+    say "building temporal-server and temporal-sql-tool v$TEMPORAL_SERVER_VERSION with go install (takes a few minutes the first time)"
+    mkdir -p "$server_cache"
+    GOBIN="$server_cache" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION" >&2 \
+      || die "go install go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION failed (see above)"
+    mv "$server_cache/server" "$server_cache/temporal-server"
+    mv "$server_cache/sql" "$server_cache/temporal-sql-tool"
+    module="$(go env GOMODCACHE)/go.temporal.io/server@v$TEMPORAL_SERVER_VERSION"
+    rm -rf "$server_cache/temporal-schema" && mkdir -p "$server_cache/temporal-schema"
+    cp -r "$module/schema/postgresql" "$server_cache/temporal-schema/" && chmod -R u+w "$server_cache/temporal-schema"
+    echo "$TEMPORAL_SERVER_VERSION" > "$server_cache/temporal-server.version"
+  fi
+  mkdir -p .tools/bin
+  for f in temporal-server temporal-sql-tool; do cp "$server_cache/$f" ".tools/bin/$f.tmp" && mv ".tools/bin/$f.tmp" ".tools/bin/$f"; done
+  rm -rf .tools/temporal-schema && cp -r "$server_cache/temporal-schema" .tools/temporal-schema
+  cp "$server_cache/temporal-server.version" .tools/bin/temporal-server.version
+fi
+
 # 3. PostgreSQL server binaries (not installed by us: they come from the OS packages).
 pgbin="${PG_BIN:-}"
 if [ -z "$pgbin" ] && command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then

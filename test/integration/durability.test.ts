@@ -2,8 +2,8 @@
 // (SIGKILL, via failpoints) at every startup step boundary and in the middle of a basebackup, then
 // restarted; Temporal is restarted mid-startup. Each time the compute must reach running, whole.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { postmasters } from '../support/postmasters';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
@@ -13,32 +13,6 @@ import { computeSlot, spawnWorker, type ComputeSlot } from '../support/worker-pr
 
 const ROLES = [{ name: 'survivor', encrypted_password: null, options: null }];
 const DATABASES = [{ name: 'survivor db', owner: 'survivor', options: null }];
-
-/**
- * Postmasters running on PGDATA: processes whose command line is exactly `<postgres> -D <pgdata>`
- * and whose parent is not one of them (a backend just forked keeps its postmaster's command line
- * until it sets its own title).
- */
-function postmasters(postgres: string, pgdata: string): number {
-  let pids: string[];
-  try {
-    pids = execFileSync('pgrep', ['-xf', `${postgres} -D ${pgdata}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return 0;
-  }
-  const parentOf = (pid: string) => {
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after the ')'.
-      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
-    } catch {
-      return null; // exited meanwhile
-    }
-  };
-  return pids.filter((pid) => {
-    const parent = parentOf(pid);
-    return parent !== null && !pids.includes(parent);
-  }).length;
-}
 
 async function assertWhole(stack: Stack, slot: ComputeSlot): Promise<void> {
   const db = new Client({ host: '127.0.0.1', port: slot.pgPort, user: 'survivor', database: 'survivor db' });

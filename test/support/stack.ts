@@ -2,14 +2,15 @@
 // again: a Temporal dev server, an orchestrator serving the lifecycle workflows, an upstream
 // PostgreSQL, and compute pods (in-process).
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { chown, resolveRunAs, type RunAs } from '../../src/postgres/os';
 import { freePort } from '../../src/dev/ports';
-import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
+import { startTemporalServer } from '../../src/dev/temporal-server';
+import { startTemporalCluster, type TemporalCluster } from '../../src/dev/temporal-cluster';
 import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/postgres/pgbin';
 import { installRuntime } from '../../src/runtime';
@@ -19,8 +20,16 @@ import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';
 import type { StatusView } from '../../src/compute/status';
 import { recordHistories } from './histories';
 
+/** A Temporal to talk to: the dev server, or (cluster tests) a real cluster's frontend. */
+export interface StackTemporal {
+  address: string;
+  stop(): Promise<void>;
+}
+
 export interface Stack {
-  temporal: TemporalServer;
+  temporal: StackTemporal;
+  /** The real cluster behind `temporal`, when the stack runs one (its services can be killed). */
+  cluster: TemporalCluster | null;
   /** The Temporal server's SQLite file, when it has one (restart tests). */
   temporalDbFile: string | null;
   upstream: Upstream;
@@ -47,25 +56,47 @@ export async function makeTempDir(prefix: string, runAs: RunAs | null): Promise<
   return dir;
 }
 
-export async function startStack(opts: { temporalDbFile?: boolean; /** the pods' payload key, for the orchestrators */ payloadKey?: string } = {}): Promise<Stack> {
+export interface StackOptions {
+  temporalDbFile?: boolean;
+  /** The pods' payload key, for the orchestrators. */
+  payloadKey?: string;
+  /** A real Temporal cluster (temporal-server with PostgreSQL persistence) instead of the dev server. */
+  cluster?: boolean;
+  /** Orchestrators in this process (default 1; a test that kills them spawns its own). */
+  orchestrators?: number;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await installRuntime('ERROR');
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
   const tmp = await makeTempDir('compute-ctl-test-', runAs);
   const temporalDbFile = opts.temporalDbFile ? path.join(tmp, 'temporal.db') : null;
+  let cluster: TemporalCluster | null = null;
+  const startTemporal = async (): Promise<StackTemporal> => {
+    if (!opts.cluster) return startTemporalServer({ port: await freePort(), dbFilename: temporalDbFile ?? undefined });
+    const dir = path.join(tmp, 'temporal-cluster');
+    await mkdir(dir);
+    await chown(dir, runAs);
+    cluster = await startTemporalCluster({ dir, postgres, runAs });
+    return { address: cluster.address, stop: () => cluster!.stop() };
+  };
   const [temporal, upstream, bundle] = await Promise.all([
-    freePort().then((port) => startTemporalServer({ port, dbFilename: temporalDbFile ?? undefined })),
+    startTemporal(),
     freePort().then((port) => startUpstream({ pgdata: path.join(tmp, 'upstream'), port, postgres, runAs })),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   ]);
+  const orchestrators: RunningOrchestrator[] = [];
+  for (let i = 0; i < (opts.orchestrators ?? 1); i++) orchestrators.push(await startOrchestrator(temporal.address, bundle, opts.payloadKey));
   const stack: Stack = {
     temporal,
+    cluster,
     temporalDbFile,
     upstream,
     postgres,
     runAs,
     bundle,
-    orchestrators: [await startOrchestrator(temporal.address, bundle, opts.payloadKey)],
+    orchestrators,
     async addOrchestrator() {
       const o = await startOrchestrator(stack.temporal.address, bundle, opts.payloadKey);
       stack.orchestrators.push(o);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import { freePort } from '../../src/dev/ports';
 import { stopPostmaster } from '../../src/postgres/postmaster';
-import { startStack, type Stack } from './stack';
+import { startStack, type Stack, type StackOptions } from './stack';
 
 export const BIN = path.join(__dirname, '../../../bin/compute-ctl.js');
 
@@ -60,15 +60,39 @@ export function spawnWorker(
  * A stack for a test file and the worker processes its tests spawn on it: after the file, every
  * worker still running is killed and every compute's Postgres stopped, whatever the tests left.
  */
-export function useWorkerProcesses(opts: { temporalDbFile?: boolean; payloadKey?: string } = {}) {
+/** `compute-ctl orchestrator` in its own process, with /healthz on `port`, which a test can kill. */
+export interface OrchestratorProcess {
+  proc: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  url: string;
+  log(): string;
+}
+
+export function spawnOrchestrator(stack: Stack, port: number, env: Record<string, string> = {}): OrchestratorProcess {
+  const proc = spawn(process.execPath, [BIN, 'orchestrator', '--http-port', String(port)], {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+    process.stderr.write(chunk);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, exited, url: `http://127.0.0.1:${port}`, log: () => log };
+}
+
+export function useWorkerProcesses(opts: StackOptions = {}) {
   let stack: Stack | undefined;
   const workers: WorkerProcess[] = [];
+  const orchestrators: OrchestratorProcess[] = [];
   const slots: ComputeSlot[] = [];
   before(async () => {
     stack = await startStack(opts);
   });
   after(async () => {
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    for (const o of orchestrators) if (o.proc.exitCode === null) o.proc.kill('SIGKILL');
     await Promise.all(slots.map((s) => stopPostmaster(s.pgdata, 'SIGQUIT').catch(() => undefined)));
     await stack?.stop();
   });
@@ -85,6 +109,11 @@ export function useWorkerProcesses(opts: { temporalDbFile?: boolean; payloadKey?
       const w = spawnWorker(stack!, slot, o);
       workers.push(w);
       return w;
+    },
+    async orchestrator(env: Record<string, string> = {}): Promise<OrchestratorProcess> {
+      const o = spawnOrchestrator(stack!, await freePort(), env);
+      orchestrators.push(o);
+      return o;
     },
   };
 }
