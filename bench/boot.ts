@@ -1,13 +1,7 @@
 // `npm run bench -- boot [N]`: exec of `compute-ctl worker` → the first /status 200, N times, and the
 // worker's resident memory while its compute is empty and while it runs.
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { benchLine, benchSlot, configure, machine, quantile, spawnBenchWorker, startBenchStack, waitForStatus } from './common';
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) / 1024;
-}
+import { benchLine, benchSlot, configure, machine, quantile, rssMb, spawnBenchWorker, startBenchStack, waitForStatus } from './common';
 
 export async function benchBoot(n: number): Promise<void> {
   const stack = await startBenchStack();

@@ -1,17 +1,18 @@
 // What the benchmarks share: the real parts on loopback, statistics, and the one machine-readable
 // line each benchmark prints: `BENCH <name> key=value …` (numbers: milliseconds, MB, ratios).
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../src/dev/ports';
-import { startTemporalServer, type TemporalServer } from '../src/dev/temporal-server';
+import { startTemporalServer } from '../src/dev/temporal-server';
+import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-cluster';
 import { startUpstream, type Upstream } from '../src/dev/upstream';
 import { chown, resolveRunAs, type RunAs } from '../src/postgres/os';
 import { findPostgres } from '../src/postgres/pgbin';
 import { stopPostmaster } from '../src/postgres/postmaster';
-import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator, type RunningOrchestrator } from '../src/orchestrator';
+import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator } from '../src/orchestrator';
 
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -34,9 +35,11 @@ export function machine(): string {
 }
 
 export interface BenchStack {
-  temporal: TemporalServer;
-  /** Serves the lifecycle workflows (in this process). */
-  orchestrator: RunningOrchestrator;
+  temporal: { address: string; stop(): Promise<void> };
+  /** The real cluster behind `temporal`, when the bench runs on one. */
+  cluster: TemporalCluster | null;
+  /** The orchestrators' processes (their pids), when they run as processes. */
+  orchestratorPids: number[];
   upstream: Upstream;
   postgres: string;
   runAs: RunAs | null;
@@ -70,17 +73,46 @@ export async function benchTempDir(runAs: RunAs | null, name: string): Promise<s
   return tmp;
 }
 
-/** A Temporal dev server and an upstream PostgreSQL, on free loopback ports. */
-export async function startBenchStack(): Promise<BenchStack> {
+export interface BenchStackOptions {
+  /** A real Temporal cluster (temporal-server, PostgreSQL persistence) instead of the dev server. */
+  cluster?: boolean;
+  /** Orchestrators as `compute-ctl orchestrator` processes (default: one in this process). */
+  orchestratorProcesses?: number;
+}
+
+/** `compute-ctl orchestrator` in its own process, once its /healthz answers. */
+async function orchestratorProcess(address: string): Promise<ChildProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [BIN, 'orchestrator', '--http-port', String(port)], { env: { ...process.env, TEMPORAL_ADDRESS: address }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error('the orchestrator did not come up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return proc;
+}
+
+/** Temporal (the dev server, or a real cluster), its orchestrators, and an upstream PostgreSQL, on free loopback ports. */
+export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStack> {
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
   const tmp = await benchTempDir(runAs, 'stack');
-  const temporal = await startTemporalServer({ port: await freePort() });
+  let cluster: TemporalCluster | null = null;
+  let temporal: BenchStack['temporal'];
+  if (opts.cluster) {
+    const dir = path.join(tmp, 'temporal-cluster');
+    await mkdir(dir);
+    await chown(dir, runAs);
+    cluster = await startTemporalCluster({ dir, postgres, runAs });
+    temporal = { address: cluster.address, stop: () => cluster!.stop() };
+  } else temporal = await startTemporalServer({ port: await freePort() });
   const upstream = await startUpstream({ pgdata: path.join(tmp, 'upstream'), port: await freePort(), postgres, runAs });
-  const orchestrator = await runOrchestrator({ ...DEFAULT_ORCHESTRATOR_OPTIONS, temporalAddress: temporal.address, temporalNamespace: 'default' });
+  const processes = await Promise.all(Array.from({ length: opts.orchestratorProcesses ?? 0 }, () => orchestratorProcess(temporal.address)));
+  const orchestrator = processes.length === 0 ? await runOrchestrator({ ...DEFAULT_ORCHESTRATOR_OPTIONS, temporalAddress: temporal.address, temporalNamespace: 'default' }) : null;
   return {
     temporal,
-    orchestrator,
+    cluster,
+    orchestratorPids: processes.map((p) => p.pid!),
     upstream,
     postgres,
     runAs,
@@ -90,7 +122,8 @@ export async function startBenchStack(): Promise<BenchStack> {
       await stopPostmaster(pgdata, 'SIGQUIT').catch(() => undefined);
     },
     async stop() {
-      await orchestrator.shutdown();
+      await orchestrator?.shutdown();
+      for (const p of processes) p.kill('SIGKILL');
       await Promise.allSettled([temporal.stop(), upstream.stop()]);
       await rm(tmp, { recursive: true, force: true });
     },
@@ -98,6 +131,12 @@ export async function startBenchStack(): Promise<BenchStack> {
 }
 
 export const BIN = path.join(__dirname, '../../bin/compute-ctl.js');
+
+/** A process's resident memory (MB). */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) / 1024;
+}
 
 export interface BenchWorker {
   pid: number;

@@ -1,8 +1,9 @@
-// `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog|soak> [N]`.
+// `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog|soak|fleet> [N]`.
 import { installRuntime } from '../src/runtime';
 import { benchApi } from './api';
 import { benchBoot } from './boot';
 import { benchCatalog } from './catalog';
+import { benchFleet } from './fleet';
 import { benchNeon } from './neon';
 import { benchRecovery } from './recovery';
 import { benchSoak } from './soak';
@@ -16,9 +17,10 @@ async function main(): Promise<void> {
   else if (which === 'boot') await benchBoot(Number(n ?? 5));
   else if (which === 'api') await benchApi(Number(n ?? 2000));
   else if (which === 'neon') await benchNeon(Number(n ?? 10));
-  else if (which === 'recovery') await benchRecovery(Number(n ?? 3));
+  else if (which === 'recovery') await benchRecovery(Number(n ?? 10));
   else if (which === 'soak') await benchSoak(Number(n ?? 10));
-  else throw new Error(`unknown benchmark ${which}: use startup, neon, api, boot, recovery, catalog or soak`);
+  else if (which === 'fleet') await benchFleet(Number(n ?? 50));
+  else throw new Error(`unknown benchmark ${which}: use startup, neon, api, boot, recovery, catalog, soak or fleet`);
 }
 
 main().catch((err) => {

@@ -2,7 +2,7 @@
 // point: temporal-server v1.29.1 (the server the CLI's dev server embeds) with PostgreSQL
 // persistence and visibility, its frontend, history, matching and worker services each in its own
 // process (so that one can be killed), the schema made by temporal-sql-tool from the module's
-// schema/postgresql/v12, and the fleet's task queue settings in its dynamic config. The binaries
+// schema/postgresql/v12, and the fleet's task queue settings of deploy/temporal/dynamicconfig.yaml. The binaries
 // and the schema are put in .tools/ by `npm run setup` (built from the Go module proxy).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
@@ -10,7 +10,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { DEFAULT_ORCHESTRATOR_QUEUE } from '../compute/ids';
 import type { RunAs } from '../postgres/os';
 import { runProgram, tail } from '../postgres/os';
 import { freePort, portIsFree } from './ports';
@@ -40,9 +39,6 @@ export interface ClusterOptions {
   /** The postgres binary of the PostgreSQL that holds Temporal's persistence and visibility. */
   postgres: string;
   runAs: RunAs | null;
-  /** The orchestrators' shared queue, given more partitions than the computes' queues (1 each). */
-  orchestratorQueue?: string;
-  orchestratorPartitions?: number;
   numHistoryShards?: number;
 }
 
@@ -51,6 +47,8 @@ export interface TemporalCluster {
   address: string;
   /** Each service's Prometheus metrics. */
   metricsUrl: Record<ClusterService, string>;
+  /** Each service's Go pprof endpoint (`/debug/pprof/…`: the bench reads live heap after a GC). */
+  pprofUrl: Record<ClusterService, string>;
   pid(service: ClusterService): number | null;
   /** kill -9 of one service's process. */
   kill(service: ClusterService): Promise<void>;
@@ -64,6 +62,7 @@ interface Ports {
   grpc: Record<ClusterService, number>;
   membership: Record<ClusterService, number>;
   metrics: Record<ClusterService, number>;
+  pprof: Record<ClusterService, number>;
   http: number;
 }
 
@@ -116,29 +115,13 @@ clusterMetadata:
 dcRedirectionPolicy:
   policy: noop
 dynamicConfigClient:
-  filepath: ${path.join(o.dir, 'config', 'dynamicconfig.yaml')}
+  filepath: ${FLEET_DYNAMIC_CONFIG}
   pollInterval: 10s
 `;
 }
 
-/**
- * The fleet's queue settings (docs/fleet.md): every task queue one partition (a compute's queue has
- * one poller, its pod), the orchestrators' shared queue several. Written as deploy/temporal's file is.
- */
-export function fleetDynamicConfig(orchestratorQueue: string, partitions: number): string {
-  const partitioned = (key: string) => `${key}:
-  - value: 1
-  - value: ${partitions}
-    constraints:
-      taskQueueName: ${orchestratorQueue}`;
-  return `# Task queues of a compute-ctl fleet (docs/fleet.md).
-${partitioned('matching.numTaskqueueReadPartitions')}
-${partitioned('matching.numTaskqueueWritePartitions')}
-# Search attributes registered by a pod at boot are usable at once.
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: true
-`;
-}
+/** The fleet's queue settings (docs/fleet.md), as deployed: deploy/temporal/dynamicconfig.yaml. */
+export const FLEET_DYNAMIC_CONFIG = path.join(REPO_ROOT, 'deploy', 'temporal', 'dynamicconfig.yaml');
 
 async function sqlTool(sqlToolBin: string, pgPort: number, db: string, args: string[]): Promise<void> {
   const r = await runProgram(sqlToolBin, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(pgPort), '-u', 'cloud_admin', '--db', db, ...args], { runAs: null });
@@ -169,7 +152,7 @@ async function frontendAnswers(address: string, registered: { done: boolean }): 
 export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalCluster> {
   const bins = temporalServerPaths();
   const svcPorts = async () => Object.fromEntries(await Promise.all(CLUSTER_SERVICES.map(async (s) => [s, await freePort()]))) as Record<ClusterService, number>;
-  const ports: Ports = { pg: await freePort(), grpc: await svcPorts(), membership: await svcPorts(), metrics: await svcPorts(), http: await freePort() };
+  const ports: Ports = { pg: await freePort(), grpc: await svcPorts(), membership: await svcPorts(), metrics: await svcPorts(), pprof: await svcPorts(), http: await freePort() };
   const confDir = path.join(o.dir, 'config');
   await mkdir(confDir, { recursive: true });
   await mkdir(path.join(o.dir, 'log'), { recursive: true });
@@ -188,9 +171,11 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
     }
     await writeFile(path.join(confDir, 'compute-ctl.yaml'), config(o, ports));
     for (const s of CLUSTER_SERVICES) {
-      await writeFile(path.join(confDir, `compute-ctl_${s}.yaml`), `global:\n  metrics:\n    prometheus:\n      framework: tally\n      timerType: histogram\n      listenAddress: 127.0.0.1:${ports.metrics[s]}\n`);
+      await writeFile(
+        path.join(confDir, `compute-ctl_${s}.yaml`),
+        `global:\n  pprof:\n    port: ${ports.pprof[s]}\n  metrics:\n    prometheus:\n      framework: tally\n      timerType: histogram\n      listenAddress: 127.0.0.1:${ports.metrics[s]}\n`,
+      );
     }
-    await writeFile(path.join(confDir, 'dynamicconfig.yaml'), fleetDynamicConfig(o.orchestratorQueue ?? DEFAULT_ORCHESTRATOR_QUEUE, o.orchestratorPartitions ?? 4));
 
     const startService = async (s: ClusterService) => {
       const log = openSync(path.join(o.dir, 'log', `${s}.log`), 'a');
@@ -228,6 +213,7 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
     return {
       address,
       metricsUrl: Object.fromEntries(CLUSTER_SERVICES.map((s) => [s, `http://127.0.0.1:${ports.metrics[s]}/metrics`])) as Record<ClusterService, string>,
+      pprofUrl: Object.fromEntries(CLUSTER_SERVICES.map((s) => [s, `http://127.0.0.1:${ports.pprof[s]}/debug/pprof`])) as Record<ClusterService, string>,
       pid: (s) => children.get(s)?.pid ?? null,
       kill,
       async restart(s) {

@@ -1,15 +1,16 @@
-// docker compose cannot run here, so the compose file is kept honest by checks: it is valid against
-// the Compose Specification schema, and what it tells compute-ctl (flags, spec file) is what our
-// code accepts.
+// docker compose cannot run here, so the compose file and the deploy/ manifests are kept honest by
+// checks: valid against the Compose Specification schema (and the Temporal server's own check of its
+// dynamic config), and what they tell compute-ctl (flags, spec file, queues) is what our code accepts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../src/cli';
 import { parseConfigurationRequest } from '../../src/compute-spec/parse';
+import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';
 
 const ROOT = path.join(__dirname, '../../..');
 // Merge keys (`<<: *anchor`) as Compose applies them.
@@ -92,16 +93,35 @@ describe('docker-compose.yml', () => {
 
   test('every compute-ctl service runs a command with flags compute-ctl has', () => {
     const ours = Object.entries<Record<string, unknown>>(compose.services).filter(([, svc]) => svc.image === OUR_IMAGE);
-    assert.deepEqual(ours.map(([name]) => name).sort(), ['codec-server', 'compute', 'control-plane', 'keys', 'setup-namespace']);
+    assert.deepEqual(ours.map(([name]) => name).sort(), ['codec-server', 'compute', 'control-plane', 'keys', 'orchestrator', 'setup-namespace']);
     for (const [name, svc] of ours) {
       if (!svc.command) continue; // keys: its own entrypoint
       const [command, ...args] = svc.command as string[];
       const known = optionsOf(command);
       for (const arg of args.filter((a) => a.startsWith('-'))) assert.ok(known.has(arg.split('=')[0]), `${name}: compute-ctl ${command} has no ${arg.split('=')[0]}`);
     }
-    const probe = compose.services.compute.healthcheck.test as string[];
-    assert.deepEqual(probe.slice(0, 4), ['CMD', 'node', '/app/bin/compute-ctl.js', 'probe']);
-    for (const arg of probe.slice(4)) assert.ok(optionsOf('probe').has(arg.split('=')[0]), `probe has no ${arg}`);
+    for (const name of ['compute', 'orchestrator']) {
+      const probe = compose.services[name].healthcheck.test as string[];
+      assert.deepEqual(probe.slice(0, 4), ['CMD', 'node', '/app/bin/compute-ctl.js', 'probe'], name);
+      for (const arg of probe.slice(4)) assert.ok(optionsOf('probe').has(arg.split('=')[0]), `probe has no ${arg}`);
+    }
+  });
+
+  test('the orchestrators run in both profiles, two of them, and the control plane waits for them', () => {
+    const o = compose.services.orchestrator;
+    assert.equal(o.profiles, undefined, 'no profile: both');
+    assert.ok(o.deploy.replicas >= 2);
+    assert.equal(o.environment.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(compose.services['control-plane'].depends_on.orchestrator.condition, 'service_healthy');
+  });
+
+  test("each profile's Temporal gives every task queue one partition; the cluster profile reads deploy/temporal's dynamic config", () => {
+    const dev = compose.services.temporal.command as string[];
+    for (const key of ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1']) assert.equal(dev[dev.indexOf(key) - 1], '--dynamic-config-value', key);
+    const server = compose.services['temporal-server'];
+    const mount = (server.volumes as string[]).find((v) => v.startsWith('./deploy/temporal/dynamicconfig.yaml:'))!;
+    assert.ok(mount, 'the dynamic config is mounted');
+    assert.equal(mount.split(':')[1], server.environment.DYNAMIC_CONFIG_FILE_PATH);
   });
 
   test('one image for compute-ctl, built once; the others never pull it', () => {
@@ -188,6 +208,40 @@ describe('docker-compose.yml', () => {
     for (const m of dockerfile.matchAll(/^COPY (.+) \S+$/gm)) {
       for (const source of m[1].split(' ')) assert.ok(existsSync(path.join(ROOT, source)), `Dockerfile copies missing ${source}`);
     }
+  });
+});
+
+describe('deploy/', () => {
+  const manifests = (file: string) => parseAllDocuments(readFileSync(path.join(ROOT, 'deploy/kubernetes', file), 'utf8')).map((d) => d.toJS());
+  const dynamicConfig = parse(readFileSync(path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml'), 'utf8'));
+
+  test("the dynamic config gives the orchestrators' queue several partitions and every other queue one", () => {
+    for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
+      const values = dynamicConfig[key] as { value: number; constraints?: Record<string, string> }[];
+      assert.deepEqual(values.find((v) => !v.constraints), { value: 1 }, key);
+      const shared = values.find((v) => v.constraints?.taskQueueName === DEFAULT_ORCHESTRATOR_QUEUE);
+      assert.ok(shared && shared.value > 1, `${key}: the shared queue ${DEFAULT_ORCHESTRATOR_QUEUE} has more than one`);
+    }
+    // The server itself checks the keys and their types (setup builds it).
+    const server = path.join(ROOT, '.tools/bin/temporal-server');
+    if (existsSync(server)) execFileSync(server, ['validate-dynamic-config', path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  });
+
+  test('kubernetes: two or more orchestrators on the queue the pods name, with flags compute-ctl has', () => {
+    const [deployment] = manifests('orchestrator.yaml').filter((m) => m.kind === 'Deployment');
+    assert.ok(deployment.spec.replicas >= 2);
+    const [container] = deployment.spec.template.spec.containers;
+    const [command, ...args] = container.args as string[];
+    assert.equal(command, 'orchestrator');
+    for (const arg of args) assert.ok(optionsOf('orchestrator').has(arg.split('=')[0]), `orchestrator has no ${arg}`);
+    const env = (c: { env: { name: string; value?: string }[] }, name: string) => c.env.find((e) => e.name === name)?.value;
+    const [pod] = manifests('compute.yaml').filter((m) => m.kind === 'StatefulSet');
+    const podContainer = pod.spec.template.spec.containers[0];
+    assert.equal(env(container, 'COMPUTE_CTL_ORCHESTRATOR_QUEUE'), env(podContainer, 'COMPUTE_CTL_ORCHESTRATOR_QUEUE'));
+    assert.equal(env(container, 'COMPUTE_CTL_ORCHESTRATOR_QUEUE'), DEFAULT_ORCHESTRATOR_QUEUE);
+    assert.equal(env(container, 'TEMPORAL_ADDRESS'), env(podContainer, 'TEMPORAL_ADDRESS'));
+    const [command2, ...podArgs] = podContainer.args as string[];
+    for (const arg of podArgs) assert.ok(optionsOf(command2).has(arg.split('=')[0]), `worker has no ${arg}`);
   });
 });
 
