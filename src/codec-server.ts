@@ -45,7 +45,9 @@ const PayloadsSchema = {
 // The protocol's JSON is protobuf's JSON mapping of Payload (bytes as base64).
 const ProtoPayload = temporal.api.common.v1.Payload;
 const fromJson = (p: JsonPayload): Payload => ProtoPayload.fromObject(p) as Payload;
-const toJson = (p: Payload): JsonPayload => ProtoPayload.toObject(ProtoPayload.create(p), { bytes: String, defaults: true }) as JsonPayload;
+// Protobuf's JSON mapping without defaults: an empty `externalPayloads: []` written out makes the
+// Temporal CLI refuse the answer (`temporal workflow show --codec-endpoint`); the UI ignores it.
+const toJson = (p: Payload): JsonPayload => ProtoPayload.toObject(ProtoPayload.create(p), { bytes: String }) as JsonPayload;
 
 const plain = (value: unknown): Payload => ({
   metadata: { encoding: Buffer.from('json/plain') },

@@ -5,6 +5,7 @@ import type { PodReport } from '../compute/lifecycle-state';
 import { catalogActivities } from './catalog';
 import { configActivities } from './config';
 import { instrumented } from './instrument';
+import { serializedOnPgdata } from './pgdata-lock';
 import { pgdataActivities } from './pgdata';
 import { postgresActivities } from './postgres';
 import { promoteActivities } from './promote';
@@ -25,7 +26,7 @@ export interface ActivityHooks {
 }
 
 export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) {
-  return instrumented({
+  return instrumented(serializedOnPgdata({
     ...pgdataActivities(s),
     ...storageActivities(s),
     ...postgresActivities(s),
@@ -34,7 +35,7 @@ export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) 
     ...refreshActivities(s, hooks),
     ...promoteActivities(s),
     ...reportActivities(hooks.onReport ?? (() => undefined)),
-  });
+  }));
 }
 
 export type ComputeActivities = ReturnType<typeof createActivities>;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
+import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { startTemporalServer } from '../../src/dev/temporal-server';
 import { configurationRequest, json, postJson, until } from '../support/stack';
@@ -75,6 +76,38 @@ describe('Temporal down for a while', () => {
       assert.equal(runs.length, 1, 'one lifecycle run');
       await assert.rejects(client.workflow.getHandle(`${id}-startup-2`).describe(), 'no second start');
       assert.equal((await client.workflow.getHandle(`${id}-reconfigure-1`).describe()).status.name, 'COMPLETED');
+    } finally {
+      await connection.close();
+    }
+    assert.equal((await w.api('/terminate', { method: 'POST' })).status, 200);
+  });
+
+  test("Postgres dying while Temporal is away: the pod's report reaches the lifecycle when Temporal is back, once", async () => {
+    const stack = t.stack;
+    slot = await t.slot(`outage-exit-${process.pid}`);
+    w = t.spawn(slot);
+    await until('/status', async () => ((await w.api('/status')).ok ? true : undefined));
+    assert.equal((await w.api('/configure', postJson(configurationRequest(stack, slot.pgPort)))).status, 200);
+    const port = Number(stack.temporal.address.split(':')[1]);
+    await stack.temporal.stop();
+    process.kill((await livePostmasterPid(slot.pgdata))!, 'SIGKILL');
+    await until('the pod tried to report it', async () => (/cannot report the exit of postmaster \d+ yet, retrying/.test(w.log()) ? true : undefined), 30_000);
+    // The lifecycle has not heard of it: the pod's view is still what the lifecycle said, marked stale.
+    const meanwhile = await status();
+    assert.equal(meanwhile.status, 'running');
+    assert.ok(meanwhile.stale);
+
+    stack.temporal = await startTemporalServer({ port, dbFilename: stack.temporalDbFile! });
+    const failed = await until('failed', async () => {
+      const s = await status();
+      return s.status === 'failed' && s.stale === undefined ? s : undefined;
+    }, 60_000);
+    assert.equal(failed.error, 'Postgres exited unexpectedly: killed by signal SIGKILL');
+    const connection = await Connection.connect({ address: stack.temporal.address });
+    try {
+      const history = await new TemporalClient({ connection }).workflow.getHandle(`compute-${slot.computeId}`).fetchHistory();
+      const reports = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'postgresExited');
+      assert.equal(reports.length, 1, 'the exit reached the lifecycle once');
     } finally {
       await connection.close();
     }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
 import { recordHistories } from '../support/histories';
-import { configurationRequest, json, postJson, startCompute, until, useCompute } from '../support/stack';
+import { configurationRequest, json, postJson, startCompute, until, useCompute, assertStatusAgrees } from '../support/stack';
 
 describe('a Replica compute', () => {
   const t = useCompute();
@@ -64,7 +64,8 @@ describe('a Replica compute', () => {
       } finally {
         await db.end();
       }
-      const status = await json(await c.api('/status'));
+      // The pod's view after the promotion is the lifecycle's.
+      const status = await assertStatusAgrees(c);
       assert.equal(status.mode, 'primary');
       assert.equal(status.status, 'running');
       const handle = c.worker.computes.client.workflow.getHandle(`compute-${c.computeId}-promotion-1`);

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { describe, test } from 'node:test';
 import { livePostmasterPid } from '../../src/postgres/postmaster';
 import { recordHistories } from '../support/histories';
-import { configurationRequest, json, postJson, startCompute, until, useCompute, type ComputeUnderTest } from '../support/stack';
+import { assertStatusAgrees, configurationRequest, json, postJson, startCompute, until, useCompute, type ComputeUnderTest } from '../support/stack';
 
 async function running(c: ComputeUnderTest, extra: Record<string, unknown> = {}): Promise<void> {
   const res = await c.api('/configure', postJson(configurationRequest(c.stack, c.pgPort, {}, extra)));
@@ -26,6 +26,8 @@ describe('Postgres dying while the compute runs', () => {
     await running(t.compute);
     process.kill((await livePostmasterPid(t.compute.pgdata))!, 'SIGKILL');
     assert.equal(await failedWith(t.compute), 'Postgres exited unexpectedly: killed by signal SIGKILL');
+    // The pod's view is the lifecycle's, which learned the exit from the pod's report.
+    assert.equal((await assertStatusAgrees(t.compute)).status, 'failed');
     assert.match(await (await t.compute.api('/metrics')).text(), /^compute_ctl_up\{build_tag="test",status="failed"\} 1$/m);
     const term = await t.compute.api('/terminate', { method: 'POST' });
     assert.equal(term.status, 200);

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { freePort } from '../../src/dev/ports';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { temporalCliPath } from '../../src/dev/temporal-server';
 import { keylessView, type StoredPayload } from '../support/history-text';
 import { BIN } from '../support/worker-process';
 import { scramVerifier } from '../support/scram';
@@ -149,6 +150,25 @@ describe('secrets never leak', () => {
         assert.ok(shown.includes(readable), `the UI shows ${readable}`);
       }
       for (const secret of allSecrets) assert.ok(!shown.includes(secret), `the UI shows ${secret.slice(0, 12)}…`);
+
+      // Temporal's other reader, the CLI, decodes a whole history through it too.
+      const lifecycle = `compute-secrets-ok-${process.pid}`;
+      const cli = execFileSync(temporalCliPath(), ['workflow', 'show', '-w', lifecycle, '--address', t.stack.temporal.address, '--codec-endpoint', url, '--output', 'json'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      // Its JSON keeps each payload's bytes in base64: every json/plain payload, read.
+      const decodedByCli: string[] = [];
+      const walk = (node: unknown): void => {
+        if (!node || typeof node !== 'object') return;
+        const o = node as { metadata?: { encoding?: string }; data?: string };
+        if (o.metadata?.encoding && Buffer.from(o.metadata.encoding, 'base64').toString() === 'json/plain') decodedByCli.push(Buffer.from(o.data ?? '', 'base64').toString());
+        Object.values(node).forEach(walk);
+      };
+      walk(JSON.parse(cli));
+      const read = decodedByCli.join('\n');
+      for (const readable of ['"alicedb"', '"status":"running"', '<redacted>']) assert.ok(read.includes(readable), `the CLI shows ${readable}`);
+      for (const secret of allSecrets) assert.ok(!read.includes(secret) && !cli.includes(secret), `the CLI shows ${secret.slice(0, 12)}…`);
     } finally {
       server.kill('SIGTERM');
     }
