@@ -1,6 +1,6 @@
 // The Temporal Core runtime is process-wide and can be installed once. Its metrics (task latencies,
-// poll results, slots) are exported in Prometheus format on a loopback port, which the worker's
-// /metrics serves beside its own.
+// poll results, slots) are exported in Prometheus format on a loopback port: the pod serves them at
+// /metrics/temporal and reads its poller's counts there; an orchestrator serves them at /metrics.
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { log } from './log';
@@ -33,8 +33,8 @@ export async function installRuntime(level: LogLevel = 'WARN'): Promise<void> {
       workerHeartbeatInterval: 0,
       // JSON lines as the process's own (src/log.ts), with the SDK's workflow and activity ids.
       logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
-        // A pod's worker has no workflows by design (the orchestrators run them): not worth a warning.
-        if (message === 'No workflows registered, not polling for workflow tasks') return;
+        // By design a pod's worker has no workflows and an orchestrator's no activities: not worth a warning.
+        if (message === 'No workflows registered, not polling for workflow tasks' || message === 'No activities registered, not polling for activity tasks') return;
         log(l === 'WARN' ? 'warn' : l === 'ERROR' ? 'error' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info', message, meta ?? {});
       }),
       telemetryOptions: {

@@ -54,7 +54,7 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
       .then((s) => void (last = s))
       .catch(() => undefined)
       .finally(() => setImmediate(() => (pending = null))));
-  // Exactly one sample, 1, for the current status, read from the lifecycle workflow at scrape time.
+  // Exactly one sample, 1, for the current status: the pod's view of its compute at scrape time.
   new Gauge({
     name: 'compute_ctl_up',
     help: 'Compute is up; the status label holds its current status',
