@@ -1,6 +1,10 @@
-// The physical floor of a start: the same work done by hand with PostgreSQL's own tools, none of
-// our code involved: pg_basebackup from the upstream, `postgres -D` until postmaster.pid says
-// ready, then CREATE ROLE and CREATE DATABASE in one psql call.
+// The floors of a start, measured beside it in the same run:
+// - physical: the same work done by hand with PostgreSQL's own tools, none of our code involved:
+//   pg_basebackup from the upstream, `postgres -D` until postmaster.pid says ready, then CREATE ROLE
+//   and CREATE DATABASE in one psql call;
+// - orchestration: Temporal's own cost of a start's shape (orchestration-floor-workflows.ts): a
+//   workflow whose child runs as many no-op activities as a start has steps, on the same server, in
+//   the same layout (workflows on one queue, the activities on another with one poller).
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,4 +39,46 @@ export async function physicalFloor(o: { upstream: string; pgbinDir: string; run
     await new Promise((r) => (postmaster.exitCode !== null ? r(null) : postmaster.once('exit', r)));
     await rm(o.pgdata, { recursive: true, force: true });
   }
+}
+
+export interface OrchestrationFloor {
+  /** One run: start → result of the floor workflow, in ms. */
+  run(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Workers for the orchestration floor on `address`: the workflows on one queue, the no-op activities on another. */
+export async function orchestrationFloor(address: string, steps: number): Promise<OrchestrationFloor> {
+  const { NativeConnection, Worker, bundleWorkflowCode } = await import('@temporalio/worker');
+  const { Client } = await import('@temporalio/client');
+  const connection = await NativeConnection.connect({ address });
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./orchestration-floor-workflows'), logger: quiet });
+  const id = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const [workflowQueue, activityQueue] = [`bench-floor-workflows-${id}`, `bench-floor-pod-${id}`];
+  const workflows = await Worker.create({ connection, taskQueue: workflowQueue, workflowBundle: bundle, stickyQueueScheduleToStartTimeout: '2 seconds' });
+  const activities = await Worker.create({
+    connection,
+    taskQueue: activityQueue,
+    activities: { noop: async () => undefined },
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
+  });
+  const running = [workflows.run(), activities.run()];
+  const client = new Client({ connection });
+  let n = 0;
+  const once = async () => {
+    const t0 = performance.now();
+    await client.workflow.execute('floorStart', { taskQueue: workflowQueue, workflowId: `bench-floor-${id}-${++n}`, args: [{ steps, activityQueue }] });
+    return performance.now() - t0;
+  };
+  await once(); // warm: the workers' first tasks load what every later one reuses
+  return {
+    run: once,
+    async stop() {
+      workflows.shutdown();
+      activities.shutdown();
+      await Promise.allSettled(running);
+      await connection.close();
+    },
+  };
 }
