@@ -190,13 +190,20 @@ export function buildProgram(): Command {
   temporalOptions(
     program
       .command('configure')
-      .description('configure a compute and wait until it is running or failed')
+      .description("configure a compute and wait until it is running or failed (its lifecycle is started if its pod has not started it yet)")
       .requiredOption('-i, --compute-id <id>', 'compute ID')
       .requiredOption('--spec <file>', 'spec (ConfigurationRequest, ComputeConfig or ComputeSpec JSON)'),
   ).action(async (opts) => {
     const spec = await readSpecFile(opts.spec);
     if (!spec) throw new Error(`${opts.spec} holds no spec`);
-    await controlPlane(opts, (computes) => computes.configure(opts.computeId, spec));
+    const { ensureSearchAttributes } = await import('./client/search-attributes');
+    await controlPlane(opts, async (computes) => {
+      // A pod that is still booting has not started its lifecycle: start it (or find it) here, so
+      // that the configuration waits for the pod instead of answering "not found".
+      const { registered } = await ensureSearchAttributes(computes.client.connection, opts.temporalNamespace);
+      await computes.ensureStarted(opts.computeId, { searchAttributes: registered });
+      return computes.configure(opts.computeId, spec);
+    });
   });
 
   temporalOptions(program.command('status').description('print the /status body of a compute').requiredOption('-i, --compute-id <id>', 'compute ID')).action(

@@ -179,6 +179,40 @@ describe('the worker process and its environment', () => {
     }
   });
 
+  test("the control plane configures a compute whose pod is still booting: the configuration waits for the pod, it is not 'not found'", async () => {
+    const slot = await computeSlot(stack, `early-${process.pid}`);
+    const specPath = path.join(stack.tmp, `early-${process.pid}.json`);
+    await writeFile(specPath, JSON.stringify(configurationRequest(stack, slot.pgPort)));
+    const env = { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address };
+    // Before the pod exists at all.
+    const configuring = run(process.execPath, [BIN, 'configure', '-i', slot.computeId, '--spec', specPath], { env });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const w = spawnWorker(stack, slot);
+    try {
+      assert.equal(JSON.parse((await configuring).stdout).status, 'running');
+      assert.equal((await json(await w.api('/status'))).status, 'running');
+      assert.equal((await w.api('/terminate?mode=immediate', { method: 'POST' })).status, 200);
+      assert.equal((await w.exited).code, 0);
+    } finally {
+      if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    }
+  });
+
+  test('probe --temporal says what it names: it fails until the pod has reached its lifecycle on Temporal', async () => {
+    const slot = await computeSlot(stack, `probe-${process.pid}`);
+    // A pod whose Temporal is not there (a free port nothing listens on).
+    const w = spawnWorker(stack, slot, { env: { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` } });
+    try {
+      await until('/status', async () => ((await w.api('/status')).ok ? true : undefined));
+      const probe = (...args: string[]) => run(process.execPath, [BIN, 'probe', `--url=http://127.0.0.1:${slot.ext}`, ...args]);
+      await probe(); // alive: Postgres serves whatever Temporal does
+      await assert.rejects(probe('--temporal'), /Temporal is unreachable/);
+    } finally {
+      w.proc.kill('SIGKILL');
+      await w.exited;
+    }
+  });
+
   test('a postmaster left running on PGDATA is stopped before PGDATA is wiped for a new start', async () => {
     const { slot, args } = await specSlot('orphan');
     const first = spawnWorker(stack, slot, { args });

@@ -56,15 +56,16 @@ describe('Temporal down for a while', () => {
       const res = await w.api(path, init);
       assert.equal(res.status, 503, path);
       assert.match((await json(res)).error, /^Temporal is unreachable since .*; the compute keeps running, try again later$/);
-      assert.ok(Date.now() - t0 < 5_000, `${path} answered at once`);
+      assert.ok(Date.now() - t0 < 3_000, `${path} answered within 3 s`);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - down))));
     assert.deepEqual(await query('SELECT 2 AS two'), [{ two: 2 }], 'Postgres served throughout');
 
     stack.temporal = await startTemporalServer({ port, dbFilename: stack.temporalDbFile! });
-    await until('back', async () => ((await status()).stale === undefined ? true : undefined), 60_000);
+    // The first request once Temporal answers goes through: no stale view of reachability refuses it.
     const second = await w.api('/configure', postJson(configurationRequest(stack, slot.pgPort, { roles: [{ name: 'after', encrypted_password: null, options: null }] })));
     assert.equal(second.status, 200, JSON.stringify(await json(second)));
+    await until('no longer stale', async () => ((await status()).stale === undefined ? true : undefined), 60_000);
     assert.deepEqual((await query("SELECT rolname FROM pg_roles WHERE rolname IN ('before', 'after') ORDER BY 1")).map((r) => r.rolname), ['after', 'before']);
 
     const connection = await Connection.connect({ address: stack.temporal.address });
