@@ -3,7 +3,7 @@
 // PostgreSQL, and one compute pod (the real `compute-ctl worker` process) configured from
 // examples/spec.json through the HTTP API. Ctrl-C terminates the compute and stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -17,6 +17,18 @@ import { REPO_ROOT, startTemporalServer, type TemporalServer } from './temporal-
 import { startUpstream, type Upstream } from './upstream';
 
 const COMPUTE_ID = process.env.DEV_COMPUTE_ID ?? 'dev';
+/** Signals closer together than this are one stop request delivered twice. */
+const SAME_REQUEST_MS = 3_000;
+
+/** Kills a detached child's whole process group at once (no waiting). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // gone already
+  }
+}
 /** DEV_PORT_OFFSET moves every port (a second stack beside the first, the tests). */
 function portOffset(): number {
   const v = process.env.DEV_PORT_OFFSET ?? '0';
@@ -72,7 +84,7 @@ async function endStaleCompute(address: string, payloadKey: string): Promise<voi
 }
 
 /** `compute-ctl codec-server` for the UI, so that it shows payloads in clear text (secrets redacted). */
-async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promise<{ url: string; stop: () => Promise<void>; kill: () => void }> {
   const child = spawn(process.execPath, [BIN, 'codec-server', '--port', String(PORTS.codec), '--ui-origin', ...uiOrigins], {
     env: { ...process.env, COMPUTE_CTL_PAYLOAD_KEY: payloadKey },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -86,6 +98,7 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
   await waitUntilServing(`the codec server on ${url}`, child, preflight, 30_000, () => `: ${stderr.trim()}`);
   return {
     url,
+    kill: () => killGroup(child),
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -95,7 +108,7 @@ async function startCodecServer(payloadKey: string, uiOrigins: string[]): Promis
 }
 
 /** `compute-ctl orchestrator` with its log in DATA/orchestrator.log, serving once its /healthz answers. */
-async function startOrchestratorProcess(temporalAddress: string, payloadKey: string): Promise<{ stop: () => Promise<void> }> {
+async function startOrchestratorProcess(temporalAddress: string, payloadKey: string): Promise<{ stop: () => Promise<void>; kill: () => void }> {
   const logFile = path.join(DATA, 'orchestrator.log');
   const fd = openSync(logFile, 'a', 0o644);
   const child = spawn(process.execPath, [BIN, 'orchestrator', '--http-port', String(PORTS.orchestrator)], {
@@ -113,6 +126,7 @@ async function startOrchestratorProcess(temporalAddress: string, payloadKey: str
     throw new Error(`${(err as Error).message}${await tail()}`);
   }
   return {
+    kill: () => killGroup(child),
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -162,22 +176,40 @@ async function main(): Promise<void> {
   const keys = await devKeys(DATA);
   const auth = { authorization: `Bearer ${keys.adminToken}` };
 
+  // What this run started, each with a graceful stop and a kill that does not wait.
   const stops: (() => Promise<void>)[] = [];
+  const kills: (() => void)[] = [];
   let stopping: Promise<never> | null = null;
+  let stopAsked = 0;
   const stopAll = (code: number): Promise<never> =>
     (stopping ??= (async () => {
       for (const stop of stops.reverse()) await stop().catch((err) => log(`while stopping: ${(err as Error).message}`));
       process.exit(code);
     })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // Ctrl-C, `timeout`, a service manager, a closed terminal. One request often arrives twice at
+  // once (to the process group, and forwarded by npm): a second signal only counts after a moment,
+  // and even then everything this run started is killed, never left running.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (stopping) {
-        log('second signal: exiting without waiting');
+        if (Date.now() - stopAsked < SAME_REQUEST_MS) return;
+        log('second signal: killing everything this started, without waiting');
+        for (const kill of kills.reverse()) {
+          try {
+            kill();
+          } catch {
+            // already gone
+          }
+        }
         process.exit(1);
       }
+      stopAsked = Date.now();
       void stopAll(0);
     });
   }
+  // A closed terminal must not turn the stop's log lines into a crash half-way.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
 
   let failureContext = async () => '';
   try {
@@ -190,6 +222,7 @@ async function main(): Promise<void> {
       log('starting the codec server for the Temporal UI');
       const codec = await startCodecServer(payloadKey, [`http://127.0.0.1:${PORTS.ui}`, `http://localhost:${PORTS.ui}`]);
       stops.push(codec.stop);
+      kills.push(codec.kill);
       log('starting the Temporal dev server');
       temporal = await startTemporalServer({
         port: PORTS.temporal,
@@ -199,6 +232,8 @@ async function main(): Promise<void> {
         uiCodecEndpoint: codec.url,
       });
       stops.push(() => temporal!.stop());
+      const server = temporal.process;
+      kills.push(() => killGroup(server));
     }
     await endStaleCompute(temporalAddress, payloadKey);
 
@@ -207,6 +242,7 @@ async function main(): Promise<void> {
     log(`starting the orchestrator (log: ${SHOWN}/orchestrator.log)`);
     const orchestrator = await startOrchestratorProcess(temporalAddress, payloadKey);
     stops.push(orchestrator.stop);
+    kills.push(orchestrator.kill);
 
     let upstream: Upstream | null = null;
     const upstreamConnstring = process.env.UPSTREAM_CONNSTR ?? `postgresql://cloud_admin@127.0.0.1:${PORTS.upstream}/postgres`;
@@ -216,6 +252,12 @@ async function main(): Promise<void> {
       // Its log in DATA/upstream/log: nothing may print after the banner.
       upstream = await startUpstream({ pgdata: path.join(DATA, 'upstream'), port: PORTS.upstream, postgres, runAs, logToFiles: true });
       stops.push(() => upstream!.stop());
+      const upstreamData = path.join(DATA, 'upstream');
+      kills.push(() => {
+        // Synchronous: the process exits right after the kills.
+        const pid = Number(readFileSync(path.join(upstreamData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (pid > 0) process.kill(pid, 'SIGQUIT');
+      });
     }
 
     for (const [name, port] of [['compute Postgres', PORTS.compute], ['compute API', PORTS.api], ['internal API', PORTS.internal]] as const) {
@@ -240,6 +282,10 @@ async function main(): Promise<void> {
     failureContext = async () => `\nthe end of ${SHOWN}/worker.log:\n${(await readFile(workerLog, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`;
     const workerExit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const api = `http://127.0.0.1:${PORTS.api}`;
+    // The pod stops its Postgres itself on SIGTERM and exits at once.
+    kills.push(() => {
+      if (worker.exitCode === null) worker.kill('SIGTERM');
+    });
     stops.push(async () => {
       if (worker.exitCode !== null) return;
       log('terminating the compute');

@@ -1,6 +1,8 @@
 // `npm run dev`, the main job, as a user runs it: the stack comes up with one running compute and
-// the banner last; SIGINT to the process alone stops everything it started; a second run starts
-// again from the same data directory. On free ports (DEV_PORT_OFFSET) and its own data directory.
+// the banner last; SIGINT to the process alone stops everything it started, and so does SIGTERM
+// delivered twice at once (`timeout`, which signals the process group, and npm forwarding it); a
+// second run starts again from the same data directory. On free ports (DEV_PORT_OFFSET) and its own
+// data directory.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { portIsFree } from '../../src/dev/ports';
 import { until } from '../support/stack';
 
 const DEV = path.join(__dirname, '../../src/dev/index.js');
-const BASE = [7233, 8233, 8081, 55431, 55432, 3080, 3081];
+const BASE = [7233, 8233, 8081, 3090, 55431, 55432, 3080, 3081];
 
 async function freeOffset(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -43,7 +45,7 @@ describe('npm run dev', () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
 
-  test('comes up with the banner last, stops on SIGINT to its process alone, and starts again from its data', async () => {
+  test('comes up with the banner last, stops on SIGINT to its process alone and on SIGTERM sent twice at once, and starts again from its data', async () => {
     const offset = await freeOffset();
     const data = await mkdtemp(path.join(tmpdir(), 'compute-ctl-dev-'));
     await chmod(data, 0o755); // as .data is made: Postgres' OS user reads through it
@@ -78,7 +80,12 @@ describe('npm run dev', () => {
       const pre = await fetch(`http://127.0.0.1:${8081 + offset}/decode`, { method: 'OPTIONS', headers: { origin: `http://127.0.0.1:${8233 + offset}` } });
       assert.equal(pre.status, 204);
 
-      dev.proc.kill('SIGINT'); // the process alone, not its group: as `kill -INT <npm's pid>` after exec
+      if (round === 1) dev.proc.kill('SIGINT'); // the process alone, not its group: as `kill -INT <npm's pid>` after exec
+      else {
+        // `timeout 120 npm run dev`: SIGTERM to the group, and npm forwards its own: one request, twice.
+        dev.proc.kill('SIGTERM');
+        dev.proc.kill('SIGTERM');
+      }
       assert.equal(await dev.exited, 0, dev.output().slice(-2000));
       for (const p of BASE) assert.ok(await portIsFree(p + offset), `port ${p + offset} released after run ${round}`);
     }

@@ -22,14 +22,17 @@ describe('Postgres log forwarding (§1)', () => {
     assert.match(fwd.tail(), /ready$/);
   });
 
-  test('a message is flushed after 100 ms of silence', async () => {
+  test('a message is flushed after 100 ms of silence', async (t) => {
+    // The forwarder's timer on a mocked clock: a stall of the machine cannot move it.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const stream = new PassThrough();
     const lines: string[] = [];
     new PgLogForwarder(stream, (l) => lines.push(l));
     stream.write('2026-01-01 00:00:00.000 UTC [1] LOG:  alone\n');
-    await new Promise((r) => setTimeout(r, 30));
-    assert.deepEqual(lines, []);
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setImmediate(r)); // the stream delivers the chunk
+    t.mock.timers.tick(99);
+    assert.deepEqual(lines, [], 'not before 100 ms of silence');
+    t.mock.timers.tick(1);
     assert.deepEqual(lines, ['PG:2026-01-01 00:00:00.000 UTC [1] LOG:  alone']);
   });
 });

@@ -48,8 +48,11 @@ describe('LSN lease workflow (fake activities)', () => {
         assert.equal(held.lsn, '0/16B3748');
         assert.ok(held.valid_until && Date.parse(held.valid_until) > Date.now() - 5_000);
         const handle = env.client.workflow.getHandle(`compute-${id}-lease`);
-        const runs = await env.client.workflow.count(`WorkflowId = "compute-${id}-lease"`);
-        assert.ok(runs.count >= 2, `expected continue-as-new after 2 rounds, found ${runs.count} run(s)`);
+        // Visibility is eventually consistent: wait for the runs to be counted.
+        await until('continue-as-new after 2 rounds (two runs listed)', async () => {
+          const runs = await env.client.workflow.count(`WorkflowId = "compute-${id}-lease"`);
+          return runs.count >= 2 ? true : undefined;
+        }, 30_000);
         await env.computes.terminate(id, 'immediate');
         await until('the lease cancelled', async () => ((await handle.describe()).status.name === 'CANCELLED' ? true : undefined), 30_000);
       },
