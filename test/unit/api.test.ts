@@ -218,6 +218,13 @@ describe('external API contract (app.inject, fake client)', () => {
     for (const [method, url, payload] of answers) {
       const res = await app.inject({ method: method as 'GET' | 'POST', url, ...(payload ? { payload: payload as object } : {}) });
       const path = url.split('?')[0];
+      // The request too: a body the route took (2xx) fits the document's request body, one it refused (4xx) does not.
+      if (payload !== undefined) {
+        const body = doc.paths[path][method.toLowerCase()].requestBody?.content?.['application/json']?.schema;
+        assert.ok(body, `${method} ${path}: no request body in the document`);
+        const fits = ajv.validate(body, payload);
+        assert.equal(fits, res.statusCode < 400, `${method} ${url} ${res.statusCode}: the body ${fits ? 'fits' : 'does not fit'} the document (${ajv.errorsText()})`);
+      }
       const schema = doc.paths[path][method.toLowerCase()].responses[String(res.statusCode)]?.content?.['application/json']?.schema;
       assert.ok(schema, `${method} ${url}: no ${res.statusCode} answer in the document`);
       assert.ok(ajv.validate(schema, res.json()), `${method} ${url} ${res.statusCode}: ${ajv.errorsText()}`);

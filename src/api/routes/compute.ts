@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
 import { TERMINATE_MODES, type TerminateMode } from '../../compute/status';
 import { parseConfigurationRequest, parsePromoteRequest, SpecError } from '../../compute-spec/parse';
+import { ComputeSpecSchema, ConfigurationRequestSchema, LsnPattern } from '../../compute-spec/schema';
 import { RequestError } from '../common';
 import { errors, PromoteCompletedSchema, PromoteFailedSchema, StartupMetricsSchema, StatusViewSchema, TerminateResponseSchema } from '../schemas';
 
@@ -17,6 +18,16 @@ export interface ComputeRoutesOptions {
   computeId: string;
 }
 
+/** /promote's body as the document shows it: the spec it runs as a Primary, the old primary's flush LSN. */
+const PromoteRequestBody = Type.Object({ spec: ComputeSpecSchema, wal_flush_lsn: Type.String({ pattern: LsnPattern }) });
+
+/**
+ * A body the route checks itself, with the spec's parser (the same schemas, and the texts Neon
+ * answers: 422 naming the field, 400 for §2.7's rules): declared for the document, and not checked
+ * a second time by Fastify.
+ */
+const checkedByTheParser = () => (data: unknown) => ({ value: data });
+
 export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOptions): Promise<void> {
   const { computes, computeId } = opts;
 
@@ -24,29 +35,40 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
 
   app.get('/metrics.json', { schema: { response: { 200: StartupMetricsSchema } } }, async () => (await computes.status(computeId)).startup_metrics);
 
-  app.post('/configure', { schema: { response: { 200: StatusViewSchema, ...errors(400, 404, 412, 422, 500, 503, 504) } } }, async (request, reply) => {
-    let spec;
-    try {
-      spec = parseConfigurationRequest(request.body);
-    } catch (err) {
-      if (err instanceof SpecError) return reply.code(err.kind === 'schema' ? 422 : 400).send({ error: err.message });
-      throw err;
-    }
-    return computes.configure(computeId, spec, request.id);
-  });
+  app.post(
+    '/configure',
+    { schema: { body: ConfigurationRequestSchema, response: { 200: StatusViewSchema, ...errors(400, 404, 412, 422, 500, 503, 504) } }, validatorCompiler: checkedByTheParser },
+    async (request, reply) => {
+      let spec;
+      try {
+        spec = parseConfigurationRequest(request.body);
+      } catch (err) {
+        if (err instanceof SpecError) return reply.code(err.kind === 'schema' ? 422 : 400).send({ error: err.message });
+        throw err;
+      }
+      return computes.configure(computeId, spec, request.id);
+    },
+  );
 
   // §6.3: a Replica becomes a Primary. Concurrent calls share one promotion and get its answer.
-  app.post('/promote', { schema: { response: { 200: PromoteCompletedSchema, 500: PromoteFailedSchema, ...errors(400, 404, 412, 503, 504) } } }, async (request, reply) => {
-    let promote;
-    try {
-      promote = parsePromoteRequest(request.body);
-    } catch (err) {
-      if (err instanceof SpecError) return reply.code(400).send({ error: err.message });
-      throw err;
-    }
-    const state = await computes.promote(computeId, promote.spec, promote.walFlushLsn, request.id);
-    return reply.code(state.status === 'completed' ? 200 : 500).send(state);
-  });
+  app.post(
+    '/promote',
+    {
+      schema: { body: PromoteRequestBody, response: { 200: PromoteCompletedSchema, 500: PromoteFailedSchema, ...errors(400, 404, 412, 503, 504) } },
+      validatorCompiler: checkedByTheParser,
+    },
+    async (request, reply) => {
+      let promote;
+      try {
+        promote = parsePromoteRequest(request.body);
+      } catch (err) {
+        if (err instanceof SpecError) return reply.code(400).send({ error: err.message });
+        throw err;
+      }
+      const state = await computes.promote(computeId, promote.spec, promote.walFlushLsn, request.id);
+      return reply.code(state.status === 'completed' ? 200 : 500).send(state);
+    },
+  );
 
   app.post<{ Querystring: Static<typeof TerminateQuery> }>(
     '/terminate',
