@@ -66,6 +66,9 @@ export class ComputeView {
   takeAtBoot(read: PodReport): void {
     const held = this.report;
     if (read.lifecycle === held.lifecycle && read.version <= held.version) return;
+    // A memo that names no lifecycle yet (a client started it; it has not run) was read before the
+    // report of that lifecycle's first task reached the pod: it is the older of the two.
+    if (read.lifecycle === '' && held.lifecycle !== '' && !this.ended.has(held.lifecycle)) return;
     if (held.lifecycle && read.lifecycle !== held.lifecycle) this.ended.add(held.lifecycle);
     this.set(read);
   }

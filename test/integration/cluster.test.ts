@@ -102,49 +102,48 @@ describe('a fleet on a real Temporal cluster', () => {
     for (const { w } of idle) assert.equal((await statusOf(w)).status, 'running');
   });
 
-  test('kill -9 of the orchestrator running a start: the other carries it on; one start, one postmaster', async () => {
-    const { slot, w } = await pod('orch-kill', { COMPUTE_CTL_FAILPOINTS: 'fetchBasebackup-before=sleep(3000)' });
+  /** A pod whose start is held in its basebackup step (3 s), with that step running. */
+  async function startHeldInBasebackup(name: string) {
+    const { slot, w } = await pod(name, { COMPUTE_CTL_FAILPOINTS: 'fetchBasebackup-before=sleep(3000)' });
     const configured = w.api('/configure', postJson(configurationRequest(t.stack, slot.pgPort, { roles: ROLES, databases: DATABASES })));
     const startup = client.workflow.getHandle(startupWorkflowId(slot.computeId, 1));
     await until('the basebackup step running', async () => {
       const d = await startup.describe().catch(() => null);
       return d?.raw.pendingActivities?.some((a) => a.activityType?.name === 'fetchBasebackup') ? true : undefined;
     }, 30_000);
+    return { slot, w, configured, startup };
+  }
+
+  /** The held start completed: running, its one startup workflow completed, one postmaster, the pod agreeing. */
+  async function assertOneStart(s: Awaited<ReturnType<typeof startHeldInBasebackup>>): Promise<void> {
+    const res = await s.configured;
+    assert.equal(res.status, 200, await res.text());
+    assert.equal((await statusOf(s.w)).status, 'running');
+    assert.equal((await s.startup.describe()).status.name, 'COMPLETED');
+    await assert.rejects(client.workflow.getHandle(startupWorkflowId(s.slot.computeId, 2)).describe(), 'no second start');
+    assert.equal(postmasters(t.stack.postgres, s.slot.pgdata), 1);
+    await agrees(s.w, s.slot);
+  }
+
+  test('kill -9 of the orchestrator running a start: the other carries it on; one start, one postmaster', async () => {
+    const held = await startHeldInBasebackup('orch-kill');
     // The orchestrator that ran the start's last workflow task holds it in its cache.
-    const events = (await startup.fetchHistory()).events ?? [];
+    const events = (await held.startup.fetchHistory()).events ?? [];
     const holder = [...events].reverse().find((e) => e.workflowTaskCompletedEventAttributes)!.workflowTaskCompletedEventAttributes!.identity!;
     const victim = orchestrators.find((o) => o.log().includes(holder));
     assert.ok(victim, `the orchestrator ${holder} is one of ours`);
     victim.proc.kill('SIGKILL');
     assert.equal((await victim.exited).signal, 'SIGKILL');
-    const res = await configured;
-    assert.equal(res.status, 200, await res.text());
-    assert.equal((await statusOf(w)).status, 'running');
-    assert.equal((await startup.describe()).status.name, 'COMPLETED');
-    await assert.rejects(client.workflow.getHandle(startupWorkflowId(slot.computeId, 2)).describe(), 'no second start');
-    assert.equal(postmasters(t.stack.postgres, slot.pgdata), 1);
-    await agrees(w, slot);
+    await assertOneStart(held);
     // A new orchestrator for the next test (two again).
     orchestrators = [orchestrators.find((o) => o !== victim)!, await t.orchestrator()];
   });
 
   test('kill -9 of the history service mid-start: the start completes once it is back; one start, one postmaster', async () => {
-    const { slot, w } = await pod('history-kill', { COMPUTE_CTL_FAILPOINTS: 'fetchBasebackup-before=sleep(3000)' });
-    const configured = w.api('/configure', postJson(configurationRequest(t.stack, slot.pgPort, { roles: ROLES, databases: DATABASES })));
-    const startup = client.workflow.getHandle(startupWorkflowId(slot.computeId, 1));
-    await until('the basebackup step running', async () => {
-      const d = await startup.describe().catch(() => null);
-      return d?.raw.pendingActivities?.some((a) => a.activityType?.name === 'fetchBasebackup') ? true : undefined;
-    }, 30_000);
+    const held = await startHeldInBasebackup('history-kill');
     await t.stack.cluster!.kill('history');
     await new Promise((r) => setTimeout(r, 2_000));
     await t.stack.cluster!.restart('history');
-    const res = await configured;
-    assert.equal(res.status, 200, await res.text());
-    assert.equal((await statusOf(w)).status, 'running');
-    assert.equal((await startup.describe()).status.name, 'COMPLETED');
-    await assert.rejects(client.workflow.getHandle(startupWorkflowId(slot.computeId, 2)).describe(), 'no second start');
-    assert.equal(postmasters(t.stack.postgres, slot.pgdata), 1);
-    await agrees(w, slot);
+    await assertOneStart(held);
   });
 });

@@ -72,6 +72,14 @@ describe("the pod's view of its compute", () => {
     assert.equal(v.status().status, 'configuration_pending');
   });
 
+  test("a boot read of the memo the lifecycle was started with loses to that lifecycle's first report, which raced it", () => {
+    const v = new ComputeView(report('', 0, 'empty'), observed, null);
+    v.take(report('L1', 1, 'empty')); // the first task's report, before the describe answered
+    v.takeAtBoot(report('', 0, 'empty')); // the describe, sent before that task completed
+    v.take(report('L1', 4, 'failed'));
+    assert.deepEqual(v.current(), report('L1', 4, 'failed'), 'L1 is not taken for a lifecycle the pod left');
+  });
+
   test('what the pod observes itself is added to every view it serves', () => {
     let stale: Observations['stale'] = () => null;
     const v = new ComputeView(report('L1', 1, 'running'), { ...observed, lastActive: () => '2026-11-22T08:00:00.000Z', stale: () => stale() }, null);
