@@ -32,6 +32,8 @@ export interface TemporalServer {
   uiUrl: string | null;
   process: ChildProcess;
   stop(): Promise<void>;
+  /** kill -9: no chance to flush or close anything (crash tests). */
+  kill(): Promise<void>;
 }
 
 export async function startTemporalServer(o: TemporalServerOptions): Promise<TemporalServer> {
@@ -79,6 +81,11 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Tem
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exit;
       clearTimeout(t);
+    },
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await exit;
     },
   };
 }

@@ -240,10 +240,10 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
 
 /**
  * Starts the compute's lifecycle on the orchestrators' queue, or finds the running one, and reads
- * the view it last published. A lifecycle at rest whose Postgres is gone is ended and a new one
- * started: this pod replaces the one that ran it (a pod restarted, `docker compose down` and `up`)
- * and starts the compute afresh, as Neon's compute_ctl does in a new pod, instead of inheriting a
- * failure it cannot leave.
+ * the view it last published. A lifecycle at rest whose Postgres is gone, or one already terminated
+ * (closing once its last report is taken), is ended and a new one started: this pod replaces the
+ * one that ran it (a pod restarted, `docker compose down` and `up`) and starts the compute afresh,
+ * as Neon's compute_ctl does in a new pod, instead of inheriting a state it cannot leave.
  */
 async function attachLifecycle(o: WorkerOptions, computes: ComputeClient, view: ComputeView, config: ParsedConfig | null, processStartTime: string, searchAttributes: boolean): Promise<void> {
   const start = () =>
@@ -258,10 +258,14 @@ async function attachLifecycle(o: WorkerOptions, computes: ComputeClient, view: 
   await start();
   let read = await computes.podReport(o.computeId);
   const was = read?.view.status;
-  if (read && (was === 'running' || was === 'failed') && (await livePostmasterPid(o.pgdata)) === null) {
-    log('info', `compute ${o.computeId} was ${was}, but no Postgres runs on ${o.pgdata}: starting a new lifecycle run for this pod`);
+  // Terminated: the run is only handing its last report over before it closes. At rest with its
+  // Postgres gone: this pod replaces the one that ran it.
+  const ended = was === 'terminated';
+  const orphaned = (was === 'running' || was === 'failed') && (await livePostmasterPid(o.pgdata)) === null;
+  if (read && (ended || orphaned)) {
+    log('info', `compute ${o.computeId} was ${was}${orphaned ? `, but no Postgres runs on ${o.pgdata}` : ''}: starting a new lifecycle run for this pod`);
     view.leave(read.lifecycle);
-    await computes.endLifecycleRun(o.computeId, `a new pod found the compute ${was} with no Postgres running: it starts the compute afresh`);
+    await computes.endLifecycleRun(o.computeId, `a new pod found the compute ${was}${orphaned ? ' with no Postgres running' : ''}: it starts the compute afresh`);
     await start();
     read = await computes.podReport(o.computeId);
   }

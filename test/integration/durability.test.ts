@@ -1,13 +1,17 @@
 // The reason to orchestrate a compute with Temporal: it survives crashes. The worker is killed
 // (SIGKILL, via failpoints) at every startup step boundary and in the middle of a basebackup, then
-// restarted; Temporal is restarted mid-startup. Each time the compute must reach running, whole.
+// restarted; Temporal is killed at ten moments of a start and restarted. Each time the compute
+// must reach running, whole, from the same start.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { postmasters } from '../support/postmasters';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
-import { startTemporalServer } from '../../src/dev/temporal-server';
+import { createActivities } from '../../src/activities';
+import { parseConfigurationRequest } from '../../src/compute-spec/parse';
+import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
+import { runStartupSteps } from '../../src/workflows/startup-steps';
 import { configurationRequest, json, postJson, startCompute, startStack, until, type Stack } from '../support/stack';
 import { computeSlot, spawnWorker, type ComputeSlot } from '../support/worker-process';
 
@@ -95,7 +99,7 @@ describe('kill -9 the worker during a start, restart it', () => {
   }
 });
 
-describe('Temporal restarted mid-startup (same database file)', () => {
+describe('Temporal killed (-9) at ten moments of a start, restarted on the same database', () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({ temporalDbFile: true });
@@ -105,35 +109,93 @@ describe('Temporal restarted mid-startup (same database file)', () => {
     await stack?.stop();
   });
 
-  test('the start completes', async () => {
-    process.env.COMPUTE_CTL_FAILPOINTS = 'fetchBasebackup-before=sleep(3000)';
-    const compute = await startCompute(stack);
-    try {
-      const configured = compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort, { roles: ROLES, databases: DATABASES }))).catch(() => null);
-      // The kill must hit a start in progress: the startup workflow open, its basebackup step running.
-      const startup = compute.worker.computes.client.workflow.getHandle(`compute-${compute.computeId}-startup-1`);
-      await until('the basebackup step running', async () => {
-        const d = await startup.describe().catch(() => null);
-        const pending = d?.raw.pendingActivities?.map((a) => a.activityType?.name) ?? [];
-        return d?.status.name === 'RUNNING' && pending.includes('fetchBasebackup') ? true : undefined;
-      }, 30_000);
-      const { port } = { port: Number(stack.temporal.address.split(':')[1]) };
-      const dbFilename = stack.temporalDbFile!;
-      await stack.temporal.stop();
-      stack.temporal = await startTemporalServer({ port, dbFilename });
-      await configured;
-      // The README's promise: running within 30 s of Temporal answering again, from the same start.
-      const status = await until('running', async () => {
-        const s = await json(await compute.api('/status'));
-        return s.status === 'running' ? s : undefined;
-      }, 30_000);
-      assert.equal(status.error, null);
-      assert.equal((await startup.describe()).status.name, 'COMPLETED');
-      await assert.rejects(compute.worker.computes.client.workflow.getHandle(`compute-${compute.computeId}-startup-2`).describe(), 'no second start');
-      await assertWhole(stack, { computeId: compute.computeId, pgdata: compute.pgdata, pgPort: compute.pgPort, connstr: compute.connstr, ext: 0, int: 0 });
-    } finally {
-      delete process.env.COMPUTE_CTL_FAILPOINTS;
-      await compute.stop();
-    }
+  // Each holds the start at one point for 3 s (the step running, or done with its completion not yet
+  // reported) while Temporal dies. A step whose completion Temporal lost runs again: it must find
+  // what its earlier attempt did (a postmaster to adopt, roles already there) and never race it.
+  const moments: [string, string][] = [
+    ['preparePgdata-before', 'preparePgdata'],
+    ['preparePgdata-after', 'preparePgdata'],
+    ['determineStartLsn-after', 'determineStartLsn'],
+    ['fetchBasebackup-before', 'fetchBasebackup'],
+    ['fetchBasebackup-mid', 'fetchBasebackup'],
+    ['fetchBasebackup-after', 'fetchBasebackup'],
+    ['finalizePgdata-after', 'finalizePgdata'],
+    ['startPostgres-after', 'startPostgres'],
+    ['applyCatalog-before', 'applyCatalog'],
+    ['applyCatalog-after', 'applyCatalog'],
+  ];
+  for (const [point, step] of moments) {
+    test(`killed at ${point}: the same start completes, one postmaster, the spec's catalog`, async () => {
+      process.env.COMPUTE_CTL_FAILPOINTS = `${point}=sleep(3000)`;
+      const compute = await startCompute(stack);
+      try {
+        const configured = compute.api('/configure', postJson(configurationRequest(stack, compute.pgPort, { roles: ROLES, databases: DATABASES }))).catch(() => null);
+        const startup = compute.worker.computes.client.workflow.getHandle(`compute-${compute.computeId}-startup-1`);
+        await until(`${step} running`, async () => {
+          const d = await startup.describe().catch(() => null);
+          const pending = d?.raw.pendingActivities?.map((a) => a.activityType?.name) ?? [];
+          return d?.status.name === 'RUNNING' && pending.includes(step) ? true : undefined;
+        }, 30_000);
+        if (point.endsWith('-mid') || point.endsWith('-after')) await new Promise((r) => setTimeout(r, 500)); // well into the hold
+        const port = Number(stack.temporal.address.split(':')[1]);
+        await (stack.temporal as TemporalServer).kill();
+        await new Promise((r) => setTimeout(r, 1_000));
+        stack.temporal = await startTemporalServer({ port, dbFilename: stack.temporalDbFile! });
+        await configured;
+        // The README's promise: running within 30 s of Temporal answering again, from the same start.
+        const status = await until('running', async () => {
+          const s = await json(await compute.api('/status'));
+          if (s.status === 'failed') throw Object.assign(new Error(s.error), { final: true });
+          return s.status === 'running' ? s : undefined;
+        }, 30_000);
+        assert.equal(status.error, null);
+        assert.equal((await startup.describe()).status.name, 'COMPLETED');
+        await assert.rejects(compute.worker.computes.client.workflow.getHandle(`compute-${compute.computeId}-startup-2`).describe(), 'no second start');
+        await assertWhole(stack, { computeId: compute.computeId, pgdata: compute.pgdata, pgPort: compute.pgPort, connstr: compute.connstr, ext: 0, int: 0 });
+      } finally {
+        delete process.env.COMPUTE_CTL_FAILPOINTS;
+        await compute.stop();
+      }
+    });
+  }
+});
+
+describe('a start whose steps run again after later ones (Temporal lost their completions)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
   });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  // A Temporal that loses the last moments of its database before a crash hands out steps the pod
+  // already ran, up to the whole start: every step must find what its earlier run left, wherever
+  // that run got to, and never race it (a second postmaster, PGDATA replaced under a running one).
+  for (const from of ['preparePgdata', 'fetchBasebackup', 'finalizePgdata', 'startPostgres', 'applyCatalog'] as const) {
+    test(`the start run again from ${from} on a running compute: one postmaster, the spec's catalog`, async () => {
+      const slot = await computeSlot(stack, `again-${from}-${process.pid}`);
+      const connstr = slot.connstr;
+      const acts = createActivities({
+        computeId: slot.computeId, configSource: {}, pgdata: slot.pgdata, postgres: stack.postgres, connstr, runAs: stack.runAs, internalHttpPort: 1,
+        privilegedRoleName: 'neon_superuser',
+      });
+      const parsed = parseConfigurationRequest(configurationRequest(stack, slot.pgPort, { roles: ROLES, databases: DATABASES }));
+      try {
+        await runStartupSteps(acts, parsed, () => Date.now());
+        assert.equal(postmasters(stack.postgres, slot.pgdata), 1);
+        // The same steps again, from `from` on.
+        const order = ['preparePgdata', 'determineStartLsn', 'fetchBasebackup', 'finalizePgdata', 'startPostgres', 'applyCatalog'] as const;
+        let lsn = '0/0';
+        for (const step of order.slice(order.indexOf(from === 'fetchBasebackup' ? 'determineStartLsn' : from))) {
+          if (step === 'determineStartLsn') lsn = (await acts.determineStartLsn(parsed)).lsn;
+          else if (step === 'fetchBasebackup') await acts.fetchBasebackup(parsed, lsn);
+          else await acts[step](parsed);
+        }
+        await assertWhole(stack, slot);
+      } finally {
+        await acts.stopPostgres('immediate').catch(() => undefined);
+      }
+    });
+  }
 });
