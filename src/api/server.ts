@@ -7,7 +7,7 @@ import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
 import { getFromCommunicator } from '../postgres/communicator';
 import { internalRoutes } from './routes/internal';
-import { postgresRoutes } from './routes/postgres';
+import { postgresRoutes } from './routes/database';
 import { computeRoutes } from './routes/compute';
 
 /** What /metrics serves (a prom-client Registry has this shape). */

@@ -4,7 +4,7 @@
 // ticks a second must not grow the workflow's history. /status and /metrics read it.
 import type { ComputeStatus } from '../compute/status';
 import type { ReplicationView } from '../compute/status';
-import type { ActivitySample } from '../postgres/activity';
+import type { ActivitySample } from '../postgres/activity-probe';
 import { log } from '../log';
 
 /** One look at Postgres; throws when Postgres does not answer. */

@@ -14,7 +14,7 @@ import { log, setLogContext } from '../log';
 import { PRIVILEGED_ROLE_PATTERN } from '../postgres/catalog/plan';
 import { resolveRunAs } from '../postgres/os';
 import { postgresMajorVersion, versionName } from '../postgres/pgbin';
-import { ActivityProbe } from '../postgres/activity';
+import { ActivityProbe } from '../postgres/activity-probe';
 import { livePostmasterPid, signalPostmaster } from '../postgres/postmaster';
 import { ComputeMonitor } from './compute-monitor';
 import { ComputeView, initialReport, statusFileFor } from './compute-view';

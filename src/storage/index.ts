@@ -1,6 +1,6 @@
 import type { ParsedSpec } from '../compute-spec/parse';
 import { neonStorage } from './neon';
-import { postgresStorage } from './postgres';
+import { postgresStorage } from './upstream-postgres';
 import type { StorageBackend } from './types';
 
 export type { StorageBackend, StorageContext, BasebackupResult, StartLsn } from './types';

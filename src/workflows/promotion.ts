@@ -3,7 +3,7 @@
 // The lifecycle then installs the Primary spec and reconfigures (computeReconfigure).
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../compute/failures';
-import type { PromoteInput } from '../postgres/promote';
+import type { PromoteInput } from '../postgres/promote-replica';
 import { stepsOf } from './activity-proxies';
 import { headline } from './errors';
 

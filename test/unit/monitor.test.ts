@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { ComputeMonitor, type Probe } from '../../src/pod/compute-monitor';
 import type { ComputeStatus, StatusView } from '../../src/compute/status';
 import { newLifecycleState, statusView } from '../../src/compute/lifecycle-state';
-import { lastSeenActive } from '../../src/postgres/activity';
+import { lastSeenActive } from '../../src/postgres/activity-probe';
 import { createMetrics, omitEmptyFamilies } from '../../src/pod/metrics';
 import { assertValidExposition } from '../support/exposition';
 

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { PgLogForwarder } from '../../src/postgres/pg-log';
-import { splitPassword } from '../../src/storage/postgres';
+import { splitPassword } from '../../src/storage/upstream-postgres';
 import { errorChain } from '../../src/workflows/errors';
 
 describe('Postgres log forwarding (§1)', () => {

@@ -4,7 +4,7 @@ import type { ParsedSpec } from '../../compute-spec/parse';
 import { shardKey } from '../../compute-spec/parse';
 import type { PageserverConnectionInfo } from '../../compute-spec/schema';
 import type { StorageBackend, StorageContext } from '../types';
-import { clearForBasebackup } from '../pgdata';
+import { clearForBasebackup } from '../clear-pgdata';
 import { basebackupQuery, fetchBasebackup, leaseLsn, shardZeroUrl, tenantShardId } from './pageserver';
 import { checkSafekeepersSynced, syncSafekeepers } from './safekeepers';
 

@@ -11,7 +11,7 @@ import { chown, runProgram, tail } from '../postgres/os';
 import { latestCheckpointLsn } from '../postgres/control-file';
 import { baseBackup } from './base-backup';
 import { findClientProgram, postgresMajorVersion } from '../postgres/pgbin';
-import { clearForBasebackup } from './pgdata';
+import { clearForBasebackup } from './clear-pgdata';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { StorageBackend, StorageContext } from './types';
 

@@ -1,6 +1,6 @@
 // /promote's step in the pod (reference §6.3): the replica's Postgres promoted.
 import { ComputeFailure, FAILURE } from '../compute/failures';
-import { promoteReplica, type PromoteInput } from '../postgres/promote';
+import { promoteReplica, type PromoteInput } from '../postgres/promote-replica';
 import type { ComputeSettings } from './settings';
 
 export function promoteActivities(s: ComputeSettings) {
