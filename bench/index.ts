@@ -1,5 +1,5 @@
 // `npm run bench [-- startup [N]]` (default), or `npm run bench -- <neon|api|boot|recovery|catalog|soak|fleet> [N]`.
-import { installRuntime } from '../src/runtime';
+import { installRuntime } from '../src/temporal/core-runtime';
 import { benchApi } from './api';
 import { benchBoot } from './boot';
 import { benchCatalog } from './catalog';

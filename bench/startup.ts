@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import { createActivities } from '../src/activities';
 import { stopPostmaster } from '../src/postgres/postmaster';
 import { freePort } from '../src/dev/ports';
-import { installRuntime } from '../src/runtime';
+import { installRuntime } from '../src/temporal/core-runtime';
 import { parseConfigurationRequest } from '../src/compute-spec/parse';
 import { runComputeWorker } from '../src/pod/pod';
 import { DEFAULT_ORCHESTRATOR_QUEUE, startupWorkflowId } from '../src/compute/ids';

@@ -48,7 +48,7 @@ async function controlPlane(opts: { temporalAddress: string; temporalNamespace: 
   const [{ Client, Connection }, { ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }] = await Promise.all([
     import('@temporalio/client'),
     import('./client'),
-    import('./codec'),
+    import('./temporal/payload-codec'),
   ]);
   const connection = await Connection.connect({ address: opts.temporalAddress });
   try {
@@ -229,7 +229,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--token <token>', 'bearer token every request must carry').env('COMPUTE_CTL_CODEC_TOKEN'))
     .option('--allow-no-token', "serve a non-loopback --host without a token (a container whose port is published on the host's loopback only)")
     .action(async (opts) => {
-      const { payloadKey } = await import('./codec');
+      const { payloadKey } = await import('./temporal/payload-codec');
       const key = payloadKey();
       if (!key) throw new Error('COMPUTE_CTL_PAYLOAD_KEY (or _FILE) is not set: the codec server decodes with the key the workers encrypt with');
       const { isLoopback } = await import('./loopback');

@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { AesGcmCodec } from './codec';
+import { AesGcmCodec } from './temporal/payload-codec';
 import { REDACTED, redactJson, redactText } from './compute/redact';
 
 export interface CodecServerOptions {

@@ -65,8 +65,8 @@ export async function runOrchestrator(o: OrchestratorOptions): Promise<RunningOr
   setLogContext({ orchestrator: identity });
   const [{ NativeConnection, Worker }, runtime, { dataConverter }, { workflowCode }] = await Promise.all([
     import('@temporalio/worker'),
-    import('./runtime'),
-    import('./codec'),
+    import('./temporal/core-runtime'),
+    import('./temporal/payload-codec'),
     import('./workflow-bundle'),
   ]);
   await runtime.installRuntime();

@@ -3,7 +3,7 @@
 import type { Counter } from 'prom-client';
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
-import { loadConfig } from '../config-source';
+import { loadConfig } from '../compute-config/source';
 import type { ComputeSettings } from './settings';
 
 export interface RefreshedConfig {

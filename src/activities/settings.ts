@@ -1,6 +1,6 @@
 // What the activities of one worker know about its compute: the in-pod process's flags.
 import path from 'node:path';
-import type { ConfigSource } from '../config-source';
+import type { ConfigSource } from '../compute-config/source';
 import type { RunAs } from '../postgres/os';
 import type { StorageContext } from '../storage';
 

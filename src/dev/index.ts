@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveRunAs } from '../postgres/os';
 import { findClientProgram, findPostgres, postgresMajorVersion, SUPPORTED_MAJORS } from '../postgres/pgbin';
-import { dataConverter } from '../codec';
+import { dataConverter } from '../temporal/payload-codec';
 import { lifecycleWorkflowId } from '../compute/ids';
 import { devKeys, devPayloadKey } from './keys';
 import { portIsFree } from './ports';

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { displayStatus, type StatusView } from '../compute/status';
 import type { InstalledExtension } from '../postgres/installed-extensions';
 import type { Exposition } from '../api/server';
+import { omitEmptyFamilies } from '../compute/exposition';
 
 /** What the process observes itself, beside the workflow's status. */
 export interface MetricSources {
@@ -19,29 +20,6 @@ export interface ComputeMetrics {
   migrationFailures: Counter<'migration_id'>;
   controlPlaneRequests: Counter<'rpc' | 'http_status'>;
   refreshRequests: Counter;
-}
-
-/**
- * The text exposition without the families that have no sample (§7.1: a label vector appears only
- * once used, e.g. no lease gauges on a compute that holds no lease).
- */
-export function omitEmptyFamilies(text: string): string {
-  const out: string[] = [];
-  let block: string[] = [];
-  let samples = 0;
-  const flush = () => {
-    if (samples > 0) out.push(...block);
-    block = [];
-    samples = 0;
-  };
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# HELP ')) flush();
-    if (line === '') continue;
-    block.push(line);
-    if (!line.startsWith('#')) samples++;
-  }
-  flush();
-  return out.length ? `${out.join('\n')}\n` : '';
 }
 
 export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>, sources: MetricSources): ComputeMetrics {

@@ -9,7 +9,7 @@ import type { ComputeClient, ComputeClientOptions } from '../client';
 import { computeIdProblem } from '../compute/ids';
 import type { TerminateMode } from '../compute/status';
 import type { ParsedConfig } from '../compute-spec/parse';
-import { loadConfig } from '../config-source';
+import { loadConfig } from '../compute-config/source';
 import { log, setLogContext } from '../log';
 import { PRIVILEGED_ROLE_PATTERN } from '../postgres/catalog/plan';
 import { resolveRunAs } from '../postgres/os';
@@ -156,8 +156,8 @@ async function loadTemporal() {
   await nextTurn();
   const [{ ComputeClient, DEFAULT_CLIENT_OPTIONS }, { dataConverter }, runtime, { ensureSearchAttributes }] = await Promise.all([
     import('../client'),
-    import('../codec'),
-    import('../runtime'),
+    import('../temporal/payload-codec'),
+    import('../temporal/core-runtime'),
     import('../client/search-attributes'),
   ]);
   return { Client, NativeConnection, ComputeClient, DEFAULT_CLIENT_OPTIONS, dataConverter, runtime, ensureSearchAttributes };

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { ComputeError } from '../compute/failures';
 import type { StaleMark } from '../compute/status';
 import { log } from '../log';
-import type { PollCounts } from '../runtime';
+import type { PollCounts } from '../temporal/core-runtime';
 
 /** A gone frontend refuses at once; an unreachable host is given this long. */
 const CONNECT_TIMEOUT_MS = 2_000;

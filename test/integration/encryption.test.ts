@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { AesGcmCodec } from '../../src/codec';
+import { AesGcmCodec } from '../../src/temporal/payload-codec';
 import { keylessView } from '../support/history-text';
 import { configurationRequest, json, postJson, startCompute, startStack, type ComputeUnderTest, type Stack } from '../support/stack';
 import { scramVerifier } from '../support/scram';

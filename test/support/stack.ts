@@ -13,7 +13,7 @@ import { startTemporalServer } from '../../src/dev/temporal-server';
 import { startTemporalCluster, type TemporalCluster } from '../../src/dev/temporal-cluster';
 import { startUpstream, type Upstream } from '../../src/dev/upstream';
 import { findPostgres } from '../../src/postgres/pgbin';
-import { installRuntime } from '../../src/runtime';
+import { installRuntime } from '../../src/temporal/core-runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/pod/pod';
 import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator, type RunningOrchestrator } from '../../src/orchestrator';
 import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';

@@ -12,7 +12,7 @@ import { taskQueueFor } from '../../src/compute/ids';
 import { freePort } from '../../src/dev/ports';
 import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
 import type { RunningOrchestrator } from '../../src/orchestrator';
-import { installRuntime } from '../../src/runtime';
+import { installRuntime } from '../../src/temporal/core-runtime';
 import { startOrchestrator } from './stack';
 
 export interface WorkflowEnv {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { Payload } from '@temporalio/common';
-import { AesGcmCodec } from '../../src/codec';
+import { AesGcmCodec } from '../../src/temporal/payload-codec';
 import { buildCodecServer } from '../../src/codec-server';
 import { redactText } from '../../src/compute/redact';
 

@@ -5,7 +5,8 @@ import { ComputeMonitor, type Probe } from '../../src/pod/compute-monitor';
 import type { ComputeStatus, StatusView } from '../../src/compute/status';
 import { newLifecycleState, statusView } from '../../src/compute/lifecycle-state';
 import { lastSeenActive } from '../../src/postgres/activity-probe';
-import { createMetrics, omitEmptyFamilies } from '../../src/pod/metrics';
+import { createMetrics } from '../../src/pod/metrics';
+import { omitEmptyFamilies } from '../../src/compute/exposition';
 import { assertValidExposition } from '../support/exposition';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 22, 6, 0, s));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { installRuntime } from '../../src/runtime';
+import { installRuntime } from '../../src/temporal/core-runtime';
 import { failingReplays } from '../support/histories';
 
 const COMPILED = path.join(__dirname, '../../src');

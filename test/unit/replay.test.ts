@@ -3,7 +3,7 @@
 // fails here; guard such changes with patched().
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { installRuntime } from '../../src/runtime';
+import { installRuntime } from '../../src/temporal/core-runtime';
 import { failingReplays, recordedHistories } from '../support/histories';
 
 const files = recordedHistories().map((h) => h.file);

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Registry, Counter } from 'prom-client';
-import { fetchComputeConfig } from '../../src/controlplane';
+import { fetchComputeConfig } from '../../src/compute-config/control-plane';
 
 type Answer = 'drop' | { status: number; body: string };
 const ATTACHED = JSON.stringify({

@@ -3,7 +3,7 @@
 // At most 3 attempts, 100 ms apart; transport errors, undecodable JSON, 502 and 503 are retried,
 // any other status is final. Every attempt is counted.
 import type { Counter } from 'prom-client';
-import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
+import { parseComputeConfig, type ParsedConfig } from '../compute-spec/parse';
 
 const ATTEMPTS = 3;
 const PAUSE_MS = 100;

@@ -3,8 +3,8 @@
 // /metrics/temporal and reads its poller's counts there; an orchestrator serves them at /metrics.
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { log } from './log';
-import { omitEmptyFamilies } from './pod/metrics';
+import { log } from '../log';
+import { omitEmptyFamilies } from '../compute/exposition';
 
 let installed = false;
 let metricsUrl: string | null = null;

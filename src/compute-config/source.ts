@@ -2,8 +2,8 @@
 // Read when the worker starts, and again when Postgres asks for a refresh (§10).
 import { readFile } from 'node:fs/promises';
 import type { Counter } from 'prom-client';
-import { parseComputeConfig, type ParsedConfig } from './compute-spec/parse';
-import { fetchComputeConfig } from './controlplane';
+import { parseComputeConfig, type ParsedConfig } from '../compute-spec/parse';
+import { fetchComputeConfig } from './control-plane';
 
 export interface ConfigSource {
   /** A ComputeConfig file (`{spec?, compute_ctl_config}`). */
