@@ -2,7 +2,7 @@
 // compute runs (pod/postmaster-watch.ts): no activity runs for as long as Postgres does.
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { TerminateMode } from '../compute/status';
+import type { TerminateMode } from '../compute/views';
 import { postgresEnv } from '../postgres/os';
 import { awaitAdoptedReady, livePostmasterPid, startPostmaster, stopPostmaster, type PostmasterExit } from '../postgres/postmaster';
 import type { ComputeSettings } from './settings';

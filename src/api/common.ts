@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { ComputeOperations } from '../client';
 import { ComputeError, type ComputeErrorKind } from '../compute/failures';
-import { invalidStatusMessage } from '../compute/status';
+import { invalidStatusMessage } from '../compute/texts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -1,7 +1,8 @@
 // Response schemas of the routes: Fastify serialises with them (fast-json-stringify), and the
 // compile-time checks below keep them and the types of src/compute/status.ts the same shape.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { COMPUTE_STATUSES, type StartupMetrics, type StatusView } from '../compute/status';
+import { COMPUTE_STATUSES } from '../compute/status';
+import { type StartupMetrics, type StatusView } from '../compute/views';
 import type { DbsAndRoles } from '../postgres/catalog/inventory';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

@@ -23,7 +23,9 @@ import {
 } from '../workflows/messages';
 import { newLifecycleState, statusView, type PodReport, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
-import { invalidStatusMessage, refreshRefusedMessage, type ComputeStatus, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/status';
+import { invalidStatusMessage, refreshRefusedMessage } from '../compute/texts';
+import { type ComputeStatus } from '../compute/status';
+import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 

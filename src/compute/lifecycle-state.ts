@@ -2,7 +2,8 @@
 // view the pod keeps: plain data, shared by the workflow (its state and memo), the client (the memo
 // a new workflow starts with) and the pod (which answers /status from the last report).
 import type { ParsedSpec } from '../compute-spec/parse';
-import { emptyMetrics, type ComputeStatus, type LeaseState, type PostmasterExit, type StartupMetrics, type StatusView, type TerminateMode } from './status';
+import { emptyMetrics, type LeaseState, type PostmasterExit, type StartupMetrics, type StatusView, type TerminateMode } from './views';
+import { type ComputeStatus } from './status';
 
 /** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
 export interface LifecycleState {

@@ -3,7 +3,7 @@
 // Postgres did not answer (the downtime metrics). It lives in the process, not in the workflow: two
 // ticks a second must not grow the workflow's history. /status and /metrics read it.
 import type { ComputeStatus } from '../compute/status';
-import type { ReplicationView } from '../compute/status';
+import type { ReplicationView } from '../compute/views';
 import type { ActivitySample } from '../postgres/activity-probe';
 import { log } from '../log';
 

@@ -6,7 +6,7 @@
 // restarted pod answers at once with what its compute was, not `empty`.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { newLifecycleState, podReport, type PodReport } from '../compute/lifecycle-state';
-import type { ReplicationView, StaleMark, StatusView } from '../compute/status';
+import type { ReplicationView, StaleMark, StatusView } from '../compute/views';
 import { log } from '../log';
 
 /** Where a compute's last report is kept: beside its PGDATA, which is wiped on every start. */

@@ -1,6 +1,7 @@
 // Prometheus metrics of the in-pod process (reference §7.1).
 import { Counter, Gauge, Registry } from 'prom-client';
-import { displayStatus, type StatusView } from '../compute/status';
+import { displayStatus } from '../compute/texts';
+import { type StatusView } from '../compute/views';
 import type { InstalledExtension } from '../postgres/installed-extensions';
 import type { Exposition } from '../api/server';
 import { omitEmptyFamilies } from '../compute/exposition';

@@ -5,7 +5,7 @@
 import type { ComputeClient, ComputeOperations } from '../client';
 import { ComputeError } from '../compute/failures';
 import type { PostmasterExitReport } from '../compute/lifecycle-state';
-import type { PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
+import type { PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { ComputeView } from './compute-view';
 import type { TemporalLink } from './temporal-link';

@@ -7,7 +7,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { ComputeClient, ComputeClientOptions } from '../client';
 import { computeIdProblem } from '../compute/ids';
-import type { TerminateMode } from '../compute/status';
+import type { TerminateMode } from '../compute/views';
 import type { ParsedConfig } from '../compute-spec/parse';
 import { loadConfig } from '../compute-config/source';
 import { log, setLogContext } from '../log';

@@ -6,7 +6,7 @@
 // operation goes ahead): a stale view of reachability never refuses work.
 import net from 'node:net';
 import { ComputeError } from '../compute/failures';
-import type { StaleMark } from '../compute/status';
+import type { StaleMark } from '../compute/views';
 import { log } from '../log';
 import type { PollCounts } from '../temporal/core-runtime';
 

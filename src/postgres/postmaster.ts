@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { PostmasterExit } from '../compute/status';
+import type { PostmasterExit } from '../compute/views';
 import { postgresExitMessage } from '../compute/texts';
 import { PgLogForwarder } from './pg-log';
 import { spawnOptions, type RunAs } from './os';

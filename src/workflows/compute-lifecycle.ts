@@ -13,21 +13,9 @@ import {
   terminationWorkflowId,
 } from '../compute/ids';
 import { newLifecycleState, podReport, statusView, type LifecycleState, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
-import {
-  canTransition,
-  CONFIGURE_ALLOWED,
-  invalidStatusMessage,
-  isTerminationPending,
-  REFRESH_ALLOWED,
-  refreshRefusedMessage,
-  TERMINATE_ALLOWED,
-  terminationPending,
-  type ComputeStatus,
-  type PromoteState,
-  type StatusView,
-  type TerminateMode,
-  type TerminateResult,
-} from '../compute/status';
+import { canTransition, CONFIGURE_ALLOWED, isTerminationPending, REFRESH_ALLOWED, TERMINATE_ALLOWED, terminationPending, type ComputeStatus } from '../compute/status';
+import { invalidStatusMessage, refreshRefusedMessage } from '../compute/texts';
+import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { postgresExitMessage } from '../compute/texts';
 import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spec/parse';

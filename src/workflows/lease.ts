@@ -8,7 +8,7 @@ import type { ParsedSpec } from '../compute-spec/parse';
 import { stepsOf } from './activity-proxies';
 import { errorChain } from './errors';
 import { leaseUpdateSignal, pageserversChangedSignal } from './messages';
-import type { LeaseState } from '../compute/status';
+import type { LeaseState } from '../compute/views';
 
 export const LEASE_REFUSED = 'Permanent error: lease could not be obtained, LSN is behind the GC cutoff';
 const FIRST_BACKOFF_MS = 500;

@@ -2,7 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { PostmasterExitReport, Reported } from '../compute/lifecycle-state';
-import type { LeaseState, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/status';
+import type { LeaseState, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
 
 /** The /status body, as the lifecycle holds it (`compute-ctl status`). */
 export const statusQuery = defineQuery<StatusView>('status');

@@ -2,7 +2,7 @@
 // computeStartup workflow runs it with activities, the benchmark runs it with direct calls, so both
 // measure the same sequence. Deterministic: no I/O here, only the steps and the clock given.
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { StartupMetrics, TerminateMode } from '../compute/status';
+import type { StartupMetrics, TerminateMode } from '../compute/views';
 
 export interface StartupSteps {
   preparePgdata(parsed: ParsedSpec): Promise<void>;

@@ -1,7 +1,7 @@
 // Termination (reference §9): stop Postgres (fast = SIGINT, immediate = SIGQUIT), then, for a
 // Primary that had started, read the LSN to report.
 import type { ParsedSpec } from '../compute-spec/parse';
-import type { TerminateMode } from '../compute/status';
+import type { TerminateMode } from '../compute/views';
 import { stepsOf } from './activity-proxies';
 
 export interface TerminationInput {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { ComputeClient, DEFAULT_CLIENT_OPTIONS } from '../../src/client';
 import { startupWorkflowId } from '../../src/compute/ids';
-import type { StatusView } from '../../src/compute/status';
+import type { StatusView } from '../../src/compute/views';
 import { postmasters } from '../support/postmasters';
 import { configurationRequest, json, postJson, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type OrchestratorProcess, type WorkerProcess } from '../support/worker-process';

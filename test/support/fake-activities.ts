@@ -3,7 +3,7 @@
 // sends it (the postgresExited update).
 import type { ComputeActivities } from '../../src/activities';
 import type { PodReport, PostmasterExitReport } from '../../src/compute/lifecycle-state';
-import type { PostmasterExit } from '../../src/compute/status';
+import type { PostmasterExit } from '../../src/compute/views';
 
 type Name = keyof ComputeActivities;
 type Impl = { [K in Name]: ComputeActivities[K] };

@@ -17,7 +17,7 @@ import { installRuntime } from '../../src/temporal/core-runtime';
 import { runComputeWorker, type RunningWorker } from '../../src/pod/pod';
 import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator, type RunningOrchestrator } from '../../src/orchestrator';
 import { DEFAULT_ORCHESTRATOR_QUEUE } from '../../src/compute/ids';
-import type { StatusView } from '../../src/compute/status';
+import type { StatusView } from '../../src/compute/views';
 import { recordHistories } from './histories';
 
 /** A Temporal to talk to: the dev server, or (cluster tests) a real cluster's frontend. */

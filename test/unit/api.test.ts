@@ -8,7 +8,7 @@ import type { Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
 import { ComputeError, type ComputeErrorKind } from '../../src/compute/failures';
-import { emptyMetrics, type PromoteState, type StatusView, type TerminateMode } from '../../src/compute/status';
+import { emptyMetrics, type PromoteState, type StatusView, type TerminateMode } from '../../src/compute/views';
 import type { ParsedSpec } from '../../src/compute-spec/parse';
 
 const VIEW: StatusView = {

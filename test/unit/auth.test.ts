@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { ADMIN_SCOPE, createAuthenticator, type Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
-import { emptyMetrics, type StatusView } from '../../src/compute/status';
+import { emptyMetrics, type StatusView } from '../../src/compute/views';
 import { parseComputeConfig } from '../../src/compute-spec/parse';
 import type { JwkJson } from '../../src/compute-spec/schema';
 import { devKeys } from '../../src/dev/keys';

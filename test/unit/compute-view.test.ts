@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ComputeView, initialReport, statusFileFor, type Observations } from '../../src/pod/compute-view';
 import { newLifecycleState, podReport, statusView, type PodReport } from '../../src/compute/lifecycle-state';
-import type { StatusView } from '../../src/compute/status';
+import type { StatusView } from '../../src/compute/views';
 
 const START = '2026-11-22T06:00:00.000Z';
 const view = (computeId: string, status: StatusView['status']): StatusView => ({ ...statusView(newLifecycleState(computeId, START)), status });

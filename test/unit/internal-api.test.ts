@@ -4,7 +4,9 @@ import { describe, test } from 'node:test';
 import { buildInternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
 import { ComputeError } from '../../src/compute/failures';
-import { emptyMetrics, REFRESH_ALLOWED, refreshRefusedMessage, type ComputeStatus, type StatusView } from '../../src/compute/status';
+import { emptyMetrics, type StatusView } from '../../src/compute/views';
+import { REFRESH_ALLOWED, type ComputeStatus } from '../../src/compute/status';
+import { refreshRefusedMessage } from '../../src/compute/texts';
 
 function computesIn(status: ComputeStatus, refreshes: ComputeStatus[] = []): ComputeOperations {
   const view: StatusView = {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ComputeMonitor, type Probe } from '../../src/pod/compute-monitor';
-import type { ComputeStatus, StatusView } from '../../src/compute/status';
+import type { ComputeStatus } from '../../src/compute/status';
+import type { StatusView } from '../../src/compute/views';
 import { newLifecycleState, statusView } from '../../src/compute/lifecycle-state';
 import { lastSeenActive } from '../../src/postgres/activity-probe';
 import { createMetrics } from '../../src/pod/metrics';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { canTransition, COMPUTE_STATUSES, CONFIGURE_ALLOWED, displayStatus, invalidStatusMessage, TERMINATE_ALLOWED } from '../../src/compute/status';
+import { canTransition, COMPUTE_STATUSES, CONFIGURE_ALLOWED, TERMINATE_ALLOWED } from '../../src/compute/status';
+import { displayStatus, invalidStatusMessage } from '../../src/compute/texts';
 
 describe('compute state machine (§3)', () => {
   test('every status has its snake_case and kebab-case form', () => {

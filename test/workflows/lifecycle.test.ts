@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { temporalCliPath } from '../../src/dev/temporal-server';
 import { ComputeFailure, FAILURE } from '../../src/compute/failures';
-import { invalidStatusMessage } from '../../src/compute/status';
+import { invalidStatusMessage } from '../../src/compute/texts';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { ComputeClient, ComputeError, DEFAULT_CLIENT_OPTIONS } from '../../src/client';
 import { HTTP_STATUS } from '../../src/api/common';

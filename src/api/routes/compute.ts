@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
-import { TERMINATE_MODES, type TerminateMode } from '../../compute/status';
+import { TERMINATE_MODES, type TerminateMode } from '../../compute/views';
 import { parseConfigurationRequest, parsePromoteRequest, SpecError } from '../../compute-spec/parse';
 import { ComputeSpecSchema, ConfigurationRequestSchema, LsnPattern } from '../../compute-spec/schema';
 import { RequestError } from '../common';
