@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { ComputeOperations } from '../client';
 import { ComputeError, type ComputeErrorKind } from '../compute/failures';
+import { SpecError } from '../compute-spec/parse';
 import { invalidStatusMessage } from '../compute/texts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -106,11 +107,14 @@ export const commonPlugin = fp(async (app: FastifyInstance) => {
     parseJson(request, body as string, done);
   });
 
-  app.setErrorHandler((error: FastifyError | ComputeError | RequestError, request, reply) => {
+  // The one place where errors become answers (src/compute/failures.ts has the model).
+  app.setErrorHandler((error: FastifyError | ComputeError | RequestError | SpecError, request, reply) => {
     if (error instanceof ComputeError) {
       return reply.code(HTTP_STATUS[error.kind]).send({ error: error.message });
     }
     if (error instanceof RequestError) return reply.code(error.statusCode).send({ error: error.message });
+    // A body of the wrong shape: 422 naming the field (Neon's JSON extractor); a rule of §2.7: 400.
+    if (error instanceof SpecError) return reply.code(error.kind === 'schema' ? 422 : 400).send({ error: error.message });
     if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(415).send({ error: 'Expected request with `Content-Type: application/json`' });
     }

@@ -237,10 +237,15 @@ export function parseComputeConfig(json: unknown): ParsedConfig {
 }
 
 /** A /promote body: the spec is parsed as the Primary it becomes, whatever mode it names. */
+/** /promote's body. Neon answers 400 to any body it cannot use there, its shape included. */
 export function parsePromoteRequest(json: unknown): { spec: ParsedSpec; walFlushLsn: string } {
-  const request = decode(PromoteRequestSchema, json);
-  if (!request.spec || typeof request.spec !== 'object' || Array.isArray(request.spec)) throw new SpecError('spec: missing field', 'schema');
-  return { spec: parseComputeSpec({ ...(request.spec as object), mode: 'Primary' }), walFlushLsn: request.wal_flush_lsn.toUpperCase() };
+  try {
+    const request = decode(PromoteRequestSchema, json);
+    if (!request.spec || typeof request.spec !== 'object' || Array.isArray(request.spec)) throw new SpecError('spec: missing field', 'schema');
+    return { spec: parseComputeSpec({ ...(request.spec as object), mode: 'Primary' }), walFlushLsn: request.wal_flush_lsn.toUpperCase() };
+  } catch (err) {
+    throw err instanceof SpecError && err.kind === 'schema' ? new SpecError(err.message, 'invalid') : err;
+  }
 }
 
 /**

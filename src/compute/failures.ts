@@ -1,7 +1,11 @@
-// Every way a compute operation fails, in one place (like Neon's single JsonResponse): the types of
-// the Temporal failures that workflows and activities raise (what the Temporal UI shows), the
-// domain error that storage and Postgres code throw, and the errors the client reports (which the
-// HTTP API maps to statuses).
+// Every way a compute operation fails, in one place (like Neon's single JsonResponse). The model:
+// - in the pod's steps, storage and Postgres code throw a ComputeFailure (its type, whether retrying
+//   can help); the activity wrapper turns it into a Temporal failure of that type, what the Temporal
+//   UI shows (FAILURE, below);
+// - to an API caller, four errors become `{"error": …}` answers in one place, the HTTP error handler
+//   (src/api/common.ts): a ComputeError of the client (its kind says the status: HTTP_STATUS), a
+//   SpecError of the spec's parser (422 for a body of the wrong shape, 400 for a rule), a
+//   RequestError of a route itself (its status: authentication, a bad header), Fastify's own.
 
 /** `type` of the ApplicationFailures raised by the workflows and activities. */
 export const FAILURE = {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
 import { TERMINATE_MODES, type TerminateMode } from '../../compute/views';
-import { parseConfigurationRequest, parsePromoteRequest, SpecError } from '../../compute-spec/parse';
+import { parseConfigurationRequest, parsePromoteRequest } from '../../compute-spec/parse';
 import { ComputeSpecSchema, ConfigurationRequestSchema, LsnPattern } from '../../compute-spec/schema';
 import { RequestError } from '../common';
 import { errors, PromoteCompletedSchema, PromoteFailedSchema, StartupMetricsSchema, StatusViewSchema, TerminateResponseSchema } from '../schemas';
@@ -38,16 +38,7 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
   app.post(
     '/configure',
     { schema: { body: ConfigurationRequestSchema, response: { 200: StatusViewSchema, ...errors(400, 404, 412, 422, 500, 503, 504) } }, validatorCompiler: checkedByTheParser },
-    async (request, reply) => {
-      let spec;
-      try {
-        spec = parseConfigurationRequest(request.body);
-      } catch (err) {
-        if (err instanceof SpecError) return reply.code(err.kind === 'schema' ? 422 : 400).send({ error: err.message });
-        throw err;
-      }
-      return computes.configure(computeId, spec, request.id);
-    },
+    async (request) => computes.configure(computeId, parseConfigurationRequest(request.body), request.id),
   );
 
   // §6.3: a Replica becomes a Primary. Concurrent calls share one promotion and get its answer.
@@ -58,13 +49,7 @@ export async function computeRoutes(app: FastifyInstance, opts: ComputeRoutesOpt
       validatorCompiler: checkedByTheParser,
     },
     async (request, reply) => {
-      let promote;
-      try {
-        promote = parsePromoteRequest(request.body);
-      } catch (err) {
-        if (err instanceof SpecError) return reply.code(400).send({ error: err.message });
-        throw err;
-      }
+      const promote = parsePromoteRequest(request.body);
       const state = await computes.promote(computeId, promote.spec, promote.walFlushLsn, request.id);
       return reply.code(state.status === 'completed' ? 200 : 500).send(state);
     },
