@@ -4,7 +4,8 @@
 // statement after another. The floor of the re-apply is visiting each database: Neon's
 // apply_spec_sql checks every database from inside it (so does ours, and a test proves drift inside a
 // database is put back), so one connection and one read of the catalog checked there
-// (pg_default_acl) per database, at the apply's concurrency, is work no re-apply can skip.
+// (pg_default_acl) per database, at the apply's concurrency, is work no re-apply can skip. All of it
+// twice: with fsync off (BENCH catalog), then on (BENCH catalog_fsync), a user's server's default.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createActivities } from '../src/activities';
@@ -48,13 +49,14 @@ async function visitFloor(connstr: string, databases: string[], concurrency: num
   return performance.now() - t0;
 }
 
-export async function benchCatalog(n: number): Promise<void> {
+/** The first apply, the re-apply and their floors on a fresh cluster with fsync off or on. */
+async function catalogRun(n: number, fsync: boolean): Promise<void> {
   const postgres = findPostgres();
   const runAs = resolveRunAs('postgres');
   const tmp = await benchTempDir(runAs, 'catalog');
   const pgdata = path.join(tmp, 'pgdata');
   const port = await freePort();
-  const cluster = await startUpstream({ pgdata, port, postgres, runAs });
+  const cluster = await startUpstream({ pgdata, port, postgres, runAs, fsync });
   try {
     const acts = createActivities({
       computeId: 'bench-catalog', configSource: {}, pgdata, postgres, connstr: cluster.connstring, runAs, internalHttpPort: 0, privilegedRoleName: 'neon_superuser',
@@ -81,16 +83,22 @@ export async function benchCatalog(n: number): Promise<void> {
     const t1 = performance.now();
     const again = await acts.applyCatalog(parsed);
     const againMs = performance.now() - t1;
-    console.log(`\n${n} roles + ${n} databases, ${machine()}, PostgreSQL (fsync=off)`);
+    console.log(`\n${n} roles + ${n} databases, ${machine()}, PostgreSQL (fsync=${fsync ? 'on' : 'off'})`);
     console.log(`raw floor (psql)    ${floor.toFixed(0).padStart(6)} ms  (${2 * n} statements, one after another)`);
     console.log(`from scratch        ${firstMs.toFixed(0).padStart(6)} ms  (${first.statements} statements; ${(firstMs / floor).toFixed(2)}× the floor)`);
     console.log(`same spec again     ${againMs.toFixed(0).padStart(6)} ms  (${again.statements} statements; ${(againMs / firstMs).toFixed(3)}× the first apply)`);
     console.log(`visit floor         ${visit.toFixed(0).padStart(6)} ms  (one connection + one pg_default_acl read per database; ${(visit / firstMs).toFixed(3)}× the first apply; the re-apply is ${(againMs / visit).toFixed(2)}× it)`);
     console.log(`phases from scratch: ${first.phases.map((p) => `${p.name} ${p.ms}`).join(', ')}`);
     console.log(`phases again:        ${again.phases.map((p) => `${p.name} ${p.ms}`).join(', ')}`);
-    benchLine('catalog', { n, floor_ms: floor, first_apply_ms: firstMs, ratio_to_floor: firstMs / floor, reapply_ms: againMs, reapply_ratio: againMs / firstMs, visit_floor_ms: visit, reapply_to_visit_floor: againMs / visit });
+    benchLine(fsync ? 'catalog_fsync' : 'catalog', { n, floor_ms: floor, first_apply_ms: firstMs, ratio_to_floor: firstMs / floor, reapply_ms: againMs, reapply_ratio: againMs / firstMs, visit_floor_ms: visit, reapply_to_visit_floor: againMs / visit });
   } finally {
     await cluster.stop();
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** fsync off (as the tests and a local stack run), then on (as a user's server does by default). */
+export async function benchCatalog(n: number): Promise<void> {
+  await catalogRun(n, false);
+  await catalogRun(n, true);
 }

@@ -6,7 +6,7 @@ import { makeBasebackupTarball, makeNeonPgbin, PageserverFixture, SafekeeperFixt
 import { freePort } from '../src/dev/ports';
 import { stopPostmaster } from '../src/postgres/postmaster';
 import { runComputeWorker } from '../src/pod/pod';
-import { DEFAULT_ORCHESTRATOR_QUEUE } from '../src/compute/ids';
+import { DEFAULT_ORCHESTRATOR_QUEUE, startupWorkflowId } from '../src/compute/ids';
 import type { StartupResult } from '../src/workflows/startup-steps';
 import { benchLine, machine, quantile, startBenchStack } from './common';
 
@@ -58,7 +58,7 @@ export async function benchNeon(n: number): Promise<void> {
         const res = await fetch(`${worker.externalUrl}/configure`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         if (!res.ok) throw new Error(`configure failed: ${await res.text()}`);
         times.push(performance.now() - t0);
-        const startup = (await worker.computes.client.workflow.getHandle(`compute-${computeId}-startup-1`).result()) as StartupResult;
+        const startup = (await worker.computes.client.workflow.getHandle(startupWorkflowId(computeId, 1)).result()) as StartupResult;
         for (const s of startup.steps) (steps[s.step] ??= []).push(s.ms);
         process.stderr.write(`bench: neon ${i + 1}/${n}: ${times.at(-1)!.toFixed(0)} ms\n`);
         await fetch(`${worker.externalUrl}/terminate?mode=immediate`, { method: 'POST' });

@@ -3,6 +3,7 @@
 // compute fails, is terminated, and its worker is started again for the same compute id, as a pod
 // restart does) — reporting what long uptime would show: resident memory growth, the lifecycle's
 // history length (continue-as-new keeps it bounded), open file descriptors, and every error.
+import { lifecycleWorkflowId } from '../src/compute/ids';
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -91,7 +92,7 @@ export async function benchSoak(minutes: number): Promise<void> {
         (err) => note('/configure', err),
       );
       samples.push({ pid: w.pid, rss: await rssMb(w.pid), fds: await fds(w.pid) });
-      const described = await client.workflow.getHandle(`compute-${slot.computeId}`).describe().catch(() => null);
+      const described = await client.workflow.getHandle(lifecycleWorkflowId(slot.computeId)).describe().catch(() => null);
       maxHistory = Math.max(maxHistory, described?.historyLength ?? 0);
     }
     await Promise.all(load);

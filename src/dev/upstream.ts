@@ -13,6 +13,8 @@ export interface UpstreamOptions {
   runAs: RunAs | null;
   /** Its log in files under PGDATA/log (Postgres' logging collector) instead of our stderr. */
   logToFiles?: boolean;
+  /** fsync on (the benchmark's second run): off by default, as a local stack and the tests want it. */
+  fsync?: boolean;
 }
 
 export interface Upstream {
@@ -39,7 +41,7 @@ export async function startUpstream(o: UpstreamOptions): Promise<Upstream> {
     runAs: o.runAs,
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
     args: [
-      '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
+      '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `fsync=${o.fsync ? 'on' : 'off'}`,
       ...(o.logToFiles ? ['-c', 'logging_collector=on'] : []),
     ],
   });
