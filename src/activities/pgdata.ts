@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { ensureMd5Line, renderPgHba } from '../postgres/config-files';
 import { chown, writeOwnedFile } from '../postgres/os';
-import { livePostmasterPid, stopPostmaster } from '../postgres/postmaster';
+import { stopPostmaster } from '../postgres/postmaster';
 import { writeOverride } from '../postgres/reload';
 import { appliesCatalog } from './catalog';
 import { writePostgresqlConf } from './config';
@@ -15,7 +15,7 @@ export function pgdataActivities(s: ComputeSettings) {
   return {
     /** §4.3: stop a postmaster left on PGDATA, wipe PGDATA, write postgresql.conf. */
     async preparePgdata(parsed: ParsedSpec): Promise<void> {
-      if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000);
+      await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000); // none running: nothing to do
       await fs.rm(s.pgdata, { recursive: true, force: true });
       await fs.mkdir(path.dirname(s.pgdata), { recursive: true });
       // Not recursive: a recursive mkdir reports a read-only filesystem as ENOENT, hiding the reason.

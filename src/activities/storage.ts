@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeFailure, FAILURE } from '../compute/failures';
 import { postgresMajorVersion } from '../postgres/pgbin';
-import { livePostmasterPid, stopPostmaster } from '../postgres/postmaster';
+import { stopPostmaster } from '../postgres/postmaster';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { storageFor, type BasebackupResult, type StartLsn } from '../storage';
 import { acquireLeases, type LeaseOutcome } from '../storage/neon';
@@ -31,7 +31,7 @@ export function storageActivities(s: ComputeSettings) {
      * postmaster they started and stops it before PGDATA is replaced under it.
      */
     async fetchBasebackup(parsed: ParsedSpec, lsn: string): Promise<BasebackupResult> {
-      if ((await livePostmasterPid(s.pgdata)) !== null) await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000);
+      await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000); // none running: nothing to do
       const result = await storageFor(parsed).basebackup(parsed, lsn, storageContext(s));
       const [found, ours] = await Promise.all([readFile(path.join(s.pgdata, 'PG_VERSION'), 'utf8').catch(() => null), postgresMajorVersion(s.postgres)]);
       if (found === null) throw ComputeFailure.permanent(FAILURE.basebackupFailed, 'the basebackup holds no PG_VERSION: it is not a PostgreSQL data directory');

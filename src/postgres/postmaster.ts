@@ -183,23 +183,6 @@ export async function awaitAdoptedReady(pgdata: string, pid: number): Promise<vo
 /** How often the exit of a postmaster we did not spawn is looked for (its parent is gone: no exit event). */
 const ADOPTED_POLL_MS = 250;
 
-/** Resolves when the postmaster on PGDATA has exited (or at once if none runs). */
-export async function waitForExit(pgdata: string, abort?: AbortSignal): Promise<PostmasterExit> {
-  const entry = spawned.get(pgdata);
-  if (entry && entry.exit === null && isAlive(entry.pid)) {
-    return Promise.race([entry.exited, aborted(abort)]);
-  }
-  if (entry?.exit) return entry.exit;
-  // Not ours (adopted after a pod restart): poll the pid; its exit code is not knowable.
-  const stop = aborted(abort);
-  stop.catch(() => undefined);
-  for (;;) {
-    const pid = await livePostmasterPid(pgdata);
-    if (pid === null) return { code: null, signal: null };
-    await Promise.race([new Promise((r) => setTimeout(r, ADOPTED_POLL_MS)), stop]);
-  }
-}
-
 /**
  * Resolves when the postmaster `pid` on PGDATA has exited: at once with its status for one this
  * process spawned, within a poll interval (status unknown) for one it adopted.
@@ -252,7 +235,7 @@ export async function stopPostmaster(
   const timer = new AbortController();
   const t = setTimeout(() => timer.abort(new Error(`Postgres (pid ${pid}) did not stop within ${timeoutMs} ms after ${signal}`)), timeoutMs);
   try {
-    return await waitForExit(pgdata, timer.signal);
+    return await postmasterExit(pgdata, pid, timer.signal);
   } finally {
     clearTimeout(t);
   }
