@@ -1,5 +1,6 @@
 // Typed control-plane helpers over the Temporal client, used by the CLI and the pod. Every call has
 // a deadline: an update or query with no orchestrator polling would otherwise wait forever.
+import { randomUUID } from 'node:crypto';
 import {
   Client,
   isGrpcCancelledError,
@@ -53,7 +54,7 @@ export interface ComputeClientOptions {
 
 export const DEFAULT_CLIENT_OPTIONS: ComputeClientOptions = { queryTimeoutMs: 5_000, operationTimeoutMs: 300_000, orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE };
 
-/** What describe() finds in a lifecycle's memo: its last view, and (once it has run) the report's order. */
+/** What describe() finds in a lifecycle's memo: its last view and the report's order (lifecycle, version). */
 interface LifecycleMemo {
   status?: StatusView;
   lifecycle?: string;
@@ -123,7 +124,9 @@ export class ComputeClient implements ComputeOperations {
     } = {},
   ): Promise<void> {
     const processStartTime = opts.processStartTime ?? new Date().toISOString();
-    const initial = newLifecycleState(computeId, processStartTime);
+    // Named here, so that the memo it starts with names it too: the pod orders what it reads by it.
+    const lifecycleId = randomUUID();
+    const initial = newLifecycleState(computeId, processStartTime, lifecycleId);
     await this.deadline(this.options.queryTimeoutMs, () =>
       this.client.workflow.start<typeof computeLifecycle>('computeLifecycle', {
         workflowId: lifecycleWorkflowId(computeId),
@@ -131,6 +134,7 @@ export class ComputeClient implements ComputeOperations {
         args: [
           {
             computeId,
+            lifecycleId,
             spec: opts.spec ?? null,
             processStartTime,
             basebackupRetries: opts.basebackupRetries,
@@ -140,8 +144,8 @@ export class ComputeClient implements ComputeOperations {
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',
-        // /status answers from the memo before a worker has run the workflow's first task.
-        memo: { status: statusView(initial) },
+        // /status answers from the memo before an orchestrator has run the workflow's first task.
+        memo: { status: statusView(initial), lifecycle: lifecycleId, version: initial.version },
         ...(opts.searchAttributes
           ? { typedSearchAttributes: [...computeSearchAttributes(computeId, opts.spec ?? null), { key: COMPUTE_STATUS, value: initial.status }] }
           : {}),

@@ -87,7 +87,7 @@ export function statusView(state: LifecycleState): StatusView {
  * lifecycle's, never back.
  */
 export interface PodReport {
-  /** Empty in the memo a client starts a lifecycle with (before it has run). */
+  /** Empty in a pod's view of a compute whose lifecycle it has not heard of yet. */
   lifecycle: string;
   version: number;
   view: StatusView;

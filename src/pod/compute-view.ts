@@ -49,7 +49,7 @@ export class ComputeView {
 
   /**
    * Takes a report if it is newer than the one held: a later version of the same lifecycle, or a
-   * lifecycle the pod has not left (the memo a client starts a lifecycle with has none yet).
+   * lifecycle the pod has not left.
    */
   take(next: PodReport): void {
     const held = this.report;
@@ -66,9 +66,6 @@ export class ComputeView {
   takeAtBoot(read: PodReport): void {
     const held = this.report;
     if (read.lifecycle === held.lifecycle && read.version <= held.version) return;
-    // A memo that names no lifecycle yet (a client started it; it has not run) was read before the
-    // report of that lifecycle's first task reached the pod: it is the older of the two.
-    if (read.lifecycle === '' && held.lifecycle !== '' && !this.ended.has(held.lifecycle)) return;
     if (held.lifecycle && read.lifecycle !== held.lifecycle) this.ended.add(held.lifecycle);
     this.set(read);
   }

@@ -41,6 +41,8 @@ export type { LifecycleState } from '../compute/lifecycle-state';
 
 export interface LifecycleInput {
   computeId: string;
+  /** Its name across runs, given by the client that starts it (its start memo names it too). */
+  lifecycleId?: string;
   /** A spec known at process start (--config file): the compute starts at once. */
   spec?: ParsedSpec | null;
   /** When the in-pod process started (ISO 8601). */
@@ -106,7 +108,7 @@ export class ComputeLifecycle {
   private reportedVersion = 0;
 
   constructor(private readonly input: LifecycleInput) {
-    this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString(), wf.uuid4());
+    this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString(), input.lifecycleId ?? wf.uuid4());
     this.steps = stepsOf(this.state.computeId);
     // A spec given at start is carried out at once; after continue-as-new it has been already.
     this.pending = input.state === undefined && input.spec ? { spec: input.spec, handled: false } : null;

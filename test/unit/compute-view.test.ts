@@ -75,7 +75,7 @@ describe("the pod's view of its compute", () => {
   test("a boot read of the memo the lifecycle was started with loses to that lifecycle's first report, which raced it", () => {
     const v = new ComputeView(report('', 0, 'empty'), observed, null);
     v.take(report('L1', 1, 'empty')); // the first task's report, before the describe answered
-    v.takeAtBoot(report('', 0, 'empty')); // the describe, sent before that task completed
+    v.takeAtBoot(report('L1', 0, 'empty')); // the describe, sent before that task completed: the start memo
     v.take(report('L1', 4, 'failed'));
     assert.deepEqual(v.current(), report('L1', 4, 'failed'), 'L1 is not taken for a lifecycle the pod left');
   });
