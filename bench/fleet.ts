@@ -63,14 +63,6 @@ async function timedStarts(stack: BenchStack, name: string, k: number): Promise<
   return times;
 }
 
-/** The frontend's request counters of namespace default, by operation. */
-async function frontendRequests(stack: BenchStack): Promise<Map<string, number>> {
-  const text = await (await fetch(stack.cluster!.metricsUrl.frontend)).text();
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^service_requests\{namespace="default",operation="([A-Za-z]+)",service_name="frontend"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
-  return counts;
-}
-
 /**
  * The Temporal services' memory, each and summed: resident (what the machine gives them), and what
  * they hold live: the Go heap in use plus stacks right after a collection (the heap profile with
@@ -136,10 +128,10 @@ export async function benchFleet(n: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 15_000)); // the last reports and migrations settle
 
-    const before = await frontendRequests(stack);
+    const before = await stack.cluster!.frontendRequests();
     process.stderr.write(`bench: fleet: watching ${n} idle computes for ${WINDOW_S} s\n`);
     await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
-    const after = await frontendRequests(stack);
+    const after = await stack.cluster!.frontendRequests();
     // After the window: these calls are the bench's own.
     const polls: number[] = [];
     for (const p of pods) {

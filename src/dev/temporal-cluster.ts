@@ -50,6 +50,8 @@ export interface TemporalCluster {
   /** Each service's Go pprof endpoint (`/debug/pprof/…`: the bench reads live heap after a GC). */
   pprofUrl: Record<ClusterService, string>;
   pid(service: ClusterService): number | null;
+  /** The frontend's request counters of the `default` namespace, by operation (what clients cost it). */
+  frontendRequests(): Promise<Map<string, number>>;
   /** kill -9 of one service's process. */
   kill(service: ClusterService): Promise<void>;
   /** Starts a service again (after kill). */
@@ -210,11 +212,18 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
       c.kill('SIGKILL');
       await exited;
     };
+    const metricsUrl = Object.fromEntries(CLUSTER_SERVICES.map((s) => [s, `http://127.0.0.1:${ports.metrics[s]}/metrics`])) as Record<ClusterService, string>;
     return {
       address,
-      metricsUrl: Object.fromEntries(CLUSTER_SERVICES.map((s) => [s, `http://127.0.0.1:${ports.metrics[s]}/metrics`])) as Record<ClusterService, string>,
+      metricsUrl,
       pprofUrl: Object.fromEntries(CLUSTER_SERVICES.map((s) => [s, `http://127.0.0.1:${ports.pprof[s]}/debug/pprof`])) as Record<ClusterService, string>,
       pid: (s) => children.get(s)?.pid ?? null,
+      async frontendRequests() {
+        const text = await (await fetch(metricsUrl.frontend)).text();
+        const counts = new Map<string, number>();
+        for (const m of text.matchAll(/^service_requests\{namespace="default",operation="([A-Za-z]+)",service_name="frontend"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
+        return counts;
+      },
       kill,
       async restart(s) {
         await kill(s);

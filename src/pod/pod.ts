@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { ComputeClient, ComputeClientOptions } from '../client';
-import { computeIdProblem } from '../compute/ids';
+import { computeIdProblem, taskQueueFor } from '../compute/ids';
 import type { TerminateMode } from '../compute/views';
 import type { ParsedConfig } from '../compute-spec/parse';
 import { loadConfig } from '../compute-config/source';
@@ -214,7 +214,6 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
   worker?.running.catch((err) => log('error', `the activity worker stopped: ${(err as Error).message}`));
   const parts: TemporalParts = { connection, computes, stopWorker };
   if (!worker) return parts;
-  const { taskQueueFor } = await import('../compute/ids');
   s.link.watchPoller(() => t.runtime.corePollCounts(taskQueueFor(o.computeId)));
 
   let searchable: boolean | null = null;

@@ -88,15 +88,9 @@ describe('a fleet on a real Temporal cluster', () => {
     for (const { slot, w } of idle) await configure(slot, w);
     // Let the last reports and the migrations settle, then watch the frontend for a while.
     await new Promise((r) => setTimeout(r, 3_000));
-    const requests = async () => {
-      const text = await (await fetch(t.stack.cluster!.metricsUrl.frontend)).text();
-      const counts = new Map<string, number>();
-      for (const m of text.matchAll(/^service_requests\{namespace="default",operation="([A-Za-z]+)",service_name="frontend"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
-      return counts;
-    };
-    const before = await requests();
+    const before = await t.stack.cluster!.frontendRequests();
     await new Promise((r) => setTimeout(r, 20_000));
-    const after = await requests();
+    const after = await t.stack.cluster!.frontendRequests();
     const grew = [...after].filter(([op, n]) => n > (before.get(op) ?? 0) && !op.startsWith('Poll')).map(([op, n]) => `${op} +${n - (before.get(op) ?? 0)}`);
     assert.deepEqual(grew, [], 'no request but polls while the computes are idle');
     for (const { w } of idle) assert.equal((await statusOf(w)).status, 'running');
