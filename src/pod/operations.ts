@@ -8,7 +8,7 @@ import type { PostmasterExitReport } from '../compute/lifecycle-state';
 import type { PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { ComputeView } from './compute-view';
-import type { TemporalLink } from './temporal-link';
+import { CONNECTING, type TemporalLink } from './temporal-link';
 
 /** How long an operation waits for the pod to reach its lifecycle before answering 503. */
 const ATTACH_WAIT_MS = 5_000;
@@ -41,7 +41,7 @@ export class PodOperations implements ComputeOperations {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ATTACH_WAIT_MS)));
       const c = await Promise.race([this.attached, timeout]).finally(() => clearTimeout(timer));
-      if (!c) throw new ComputeError('unavailable', `the compute's workflow is not reachable yet: ${this.link.stale()?.reason ?? 'connecting to Temporal'}`);
+      if (!c) throw new ComputeError('unavailable', `the compute's workflow is not reachable yet: ${this.link.stale()?.reason ?? CONNECTING}`);
     }
     await this.link.gate();
     return this.computes!;

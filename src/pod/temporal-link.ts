@@ -10,6 +10,8 @@ import type { StaleMark } from '../compute/views';
 import { log } from '../log';
 import type { PollCounts } from '../temporal/core-runtime';
 
+/** The mark a pod starts with, until it has reached its compute's lifecycle. */
+export const CONNECTING = 'connecting to Temporal';
 /** A gone frontend refuses at once; an unreachable host is given this long. */
 const CONNECT_TIMEOUT_MS = 2_000;
 /** How old the poller's verdict may be when /status asks. */
@@ -31,7 +33,7 @@ export class TemporalLink {
 
   constructor(private readonly address: string) {
     // Until the pod has reached Temporal, what it serves is its own (a kept view, or a new compute's).
-    this.callMark = { since: new Date().toISOString(), reason: 'connecting to Temporal' };
+    this.callMark = { since: new Date().toISOString(), reason: CONNECTING };
   }
 
   /** A call of the pod's found Temporal away. */
@@ -52,7 +54,7 @@ export class TemporalLink {
 
   /** A call of the pod's was answered. */
   reached(): void {
-    if (this.callMark && this.callMark.reason !== 'connecting to Temporal') log('info', `Temporal answers again (unreachable since ${this.callMark.since})`);
+    if (this.callMark && this.callMark.reason !== CONNECTING) log('info', `Temporal answers again (unreachable since ${this.callMark.since})`);
     this.callMark = null;
     this.pollMark = null;
   }
