@@ -119,7 +119,12 @@ describe('storage and disk faults', () => {
       const c = await startCompute(stack, { pgdata });
       const computeId = c.computeId;
       try {
-        execFileSync('mount', ['-o', 'remount,ro', mount]);
+        // The pod keeps its status file beside PGDATA (pgdata.status.json): a remount while that
+        // write is open is refused with EBUSY, so the remount is tried until no write is in flight.
+        await until('the filesystem read-only', async () => {
+          execFileSync('mount', ['-o', 'remount,ro', mount], { stdio: 'pipe' });
+          return true;
+        }, 10_000, 50);
         await assertStartFails(c, /read-only file system/i);
       } finally {
         await c.stop();
