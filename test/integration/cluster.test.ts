@@ -81,6 +81,10 @@ describe('a fleet on a real Temporal cluster', () => {
     const workflowWorkers = new Set(history.events?.flatMap((e) => (e.workflowTaskCompletedEventAttributes ? [e.workflowTaskCompletedEventAttributes.identity] : [])));
     assert.equal(activityWorkers.size, 1, `one pod ran the steps: ${[...activityWorkers]}`);
     assert.ok([...workflowWorkers].every((id) => id?.startsWith('orchestrator-')), `orchestrators ran the workflow: ${[...workflowWorkers]}`);
+    // The terminated pod would serve 30 s more (§9) and then shut its worker down (a ShutdownWorker
+    // request), in the middle of the next test's idle window: it is stopped now.
+    a.w.proc.kill('SIGKILL');
+    await a.w.exited;
   });
 
   test('idle computes send Temporal nothing but their long polls', async () => {
