@@ -15,9 +15,8 @@ import { startUpstream } from '../src/dev/upstream';
 import { resolveRunAs, runProgram } from '../src/postgres/os';
 import { findPostgres } from '../src/postgres/pgbin';
 import { benchLine, benchTempDir, machine } from './common';
+import { visitFloor } from './floor';
 import { rm } from 'node:fs/promises';
-import { parseIntoClientConfig } from 'pg-connection-string';
-import { forEachLimit } from '../src/postgres/catalog/execute';
 import { firstStartConcurrency } from '../src/postgres/catalog/plan';
 
 async function rawFloor(psql: string, connstr: string, n: number, runAs: ReturnType<typeof resolveRunAs>): Promise<number> {
@@ -34,19 +33,6 @@ async function rawFloor(psql: string, connstr: string, n: number, runAs: ReturnT
   await rm(file, { force: true });
   if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
   return ms;
-}
-
-async function visitFloor(connstr: string, databases: string[], concurrency: number): Promise<number> {
-  const { Client } = await import('pg');
-  const base = parseIntoClientConfig(connstr);
-  const t0 = performance.now();
-  await forEachLimit(databases, concurrency, async (database) => {
-    const c = new Client({ ...base, database });
-    await c.connect();
-    await c.query('SELECT count(*) FROM pg_catalog.pg_default_acl');
-    await c.end();
-  });
-  return performance.now() - t0;
 }
 
 /** The first apply, the re-apply and their floors on a fresh cluster with fsync off or on. */

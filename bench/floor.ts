@@ -4,11 +4,15 @@
 //   and CREATE DATABASE in one psql call;
 // - orchestration: Temporal's own cost of a start's shape (orchestration-floor-workflows.ts): a
 //   workflow whose child runs as many no-op activities as a start has steps, on the same server, in
-//   the same layout (workflows on one queue, the activities on another with one poller).
+//   the same layout (workflows on one queue, the activities on another with one poller);
+// - visit: what no re-apply of a spec can skip, one connection to each database and one read of the
+//   catalog checked there (pg_default_acl), at the apply's concurrency.
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import { forEachLimit } from '../src/postgres/catalog/execute';
 import { runProgram, spawnOptions, type RunAs } from '../src/postgres/os';
 
 async function pidFileSays(pgdata: string, state: string): Promise<boolean> {
@@ -81,4 +85,20 @@ export async function orchestrationFloor(address: string, steps: number): Promis
       await connection.close();
     },
   };
+}
+
+/** One visit of each database at `concurrency`; returns its milliseconds. */
+export async function visitFloor(connstr: string, databases: string[], concurrency: number): Promise<number> {
+  const { Client } = await import('pg');
+  const base = parseIntoClientConfig(connstr);
+  const t0 = performance.now();
+  await forEachLimit(databases, concurrency, async (database) => {
+    const c = new Client({ ...base, database });
+    await c.connect();
+    await c.query('SELECT count(*) FROM pg_catalog.pg_default_acl');
+    // Not waited for, as the apply does not (admin-connection.ts visitDatabase): the backend's exit
+    // overlaps the next connection.
+    void c.end();
+  });
+  return performance.now() - t0;
 }

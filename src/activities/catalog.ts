@@ -33,9 +33,9 @@ export function catalogActivities(s: ComputeSettings, metrics?: { migrationFailu
       const firstStart = opts.firstStart ?? true;
       let applied: ApplyResult = { statements: 0, phases: [] };
       if (appliesCatalog(parsed)) {
-        // A first start finds the override in place since before Postgres started (finalizePgdata):
-        // no reload is needed for it.
-        if (!firstStart || !(await overrideInPlace(s.pgdata))) {
+        // The override is in place and loaded when this runs after finalizePgdata (a first start:
+        // Postgres started with it) or reloadConfig (a reconfiguration): whoever writes it reloads.
+        if (!(await overrideInPlace(s.pgdata))) {
           await writeOverride(s.pgdata, s.runAs);
           await reloadAndWait(s.connstr);
         }

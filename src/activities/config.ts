@@ -5,7 +5,8 @@ import type { ParsedSpec } from '../compute-spec/parse';
 import { renderPostgresqlConf } from '../postgres/config-files';
 import { writeOwnedFile } from '../postgres/os';
 import { postgresMajorVersion } from '../postgres/pgbin';
-import { reloadAndWait } from '../postgres/reload';
+import { reloadAndWait, writeOverride } from '../postgres/reload';
+import { appliesCatalog } from './catalog';
 import type { ComputeSettings } from './settings';
 
 async function readOvercommit(): Promise<string | null> {
@@ -24,9 +25,14 @@ export async function writePostgresqlConf(s: ComputeSettings, parsed: ParsedSpec
 
 export function configActivities(s: ComputeSettings) {
   return {
-    /** Rewrites postgresql.conf and reloads (reconfiguration, §5.1). */
+    /**
+     * Rewrites postgresql.conf and reloads (reconfiguration, §5.1). When the catalog is applied next,
+     * the override that lifts its limits is written now too, so one reload takes both (as Neon's
+     * reconfigure does): applyCatalog finds it in place and does not reload again.
+     */
     async reloadConfig(parsed: ParsedSpec): Promise<void> {
       await writePostgresqlConf(s, parsed);
+      if (appliesCatalog(parsed)) await writeOverride(s.pgdata, s.runAs);
       await reloadAndWait(s.connstr);
     },
   };

@@ -28,6 +28,29 @@ export function adminClientConfig(connstr: string, purpose: string, database?: s
 }
 
 export async function withAdminClient<T>(connstr: string, purpose: string, fn: (c: Client) => Promise<T>, database?: string): Promise<T> {
+  const client = await connectAdmin(connstr, purpose, database);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * withAdminClient for one of many databases visited in turn (the per-database phase): the close is
+ * not waited for, so the backend's exit (a few ms of its own) overlaps the next visit's connection
+ * instead of adding to it. Not for a database about to be dropped, which must see its session gone.
+ */
+export async function visitDatabase<T>(connstr: string, purpose: string, database: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = await connectAdmin(connstr, purpose, database);
+  try {
+    return await fn(client);
+  } finally {
+    void client.end().catch(() => {});
+  }
+}
+
+async function connectAdmin(connstr: string, purpose: string, database?: string): Promise<Client> {
   // Loaded on first use: the worker's HTTP API listens before anything talks to Postgres.
   const { Client } = await import('pg');
   const client = new Client(adminClientConfig(connstr, purpose, database));
@@ -35,9 +58,5 @@ export async function withAdminClient<T>(connstr: string, purpose: string, fn: (
   // the client's 'error' event would also crash the whole worker.
   client.on('error', () => undefined);
   await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return client;
 }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { redact } from '../../src/postgres/catalog/execute';
 import { revokeGrantsFrom } from '../../src/postgres/catalog/do-blocks';
 import { firstStartConcurrency, PHASES, planCatalog, planDatabase, type CatalogPlan, type DatabaseTarget } from '../../src/postgres/catalog/plan';
-import type { ClusterSnapshot, DatabaseSnapshot } from '../../src/postgres/catalog/snapshot';
+import { defaultPrivilegeLetters, grantableLetters, type ClusterSnapshot, type DatabaseSnapshot } from '../../src/postgres/catalog/snapshot';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 
 const opts = { priv: 'neon_superuser', adminUser: 'cloud_admin', systemDb: 'postgres' };
@@ -207,5 +207,13 @@ describe('catalog plan (§5.5)', () => {
   test('password hashes are redacted from statement texts', () => {
     assert.equal(redact("ALTER ROLE \"a\" LOGIN PASSWORD 'SCRAM-SHA-256$4096:abc'"), "ALTER ROLE \"a\" LOGIN PASSWORD '<redacted>'");
     assert.equal(redact("CREATE ROLE \"it's\" LOGIN PASSWORD 'md5x''y'"), "CREATE ROLE \"it's\" LOGIN PASSWORD '<redacted>'");
+  });
+
+  test("default privileges are read from aclitem text: only the role's own entry, only letters with grant option", () => {
+    const acl = ['"neon_superuser x"=a*r*w*d*D*x*t*/cloud_admin', 'neon_superuser=a*r*w*d*D*x*t/cloud_admin', 'other=arwdDxt/cloud_admin'];
+    assert.deepEqual([...grantableLetters(acl, 'neon_superuser')].sort(), ['D', 'a', 'd', 'r', 'w', 'x']);
+    assert.deepEqual([...grantableLetters(null, 'neon_superuser')], []);
+    assert.equal(defaultPrivilegeLetters(160000).tables, 'arwdDxt');
+    assert.equal(defaultPrivilegeLetters(170000).tables, 'arwdDxtm', '17 adds MAINTAIN');
   });
 });

@@ -1,7 +1,7 @@
 // apply_spec_sql (§5.5): snapshot, plan, then the planned phases in order.
 import { ComputeFailure, FAILURE } from '../../compute/failures';
 import type { ParsedSpec } from '../../compute-spec/parse';
-import { withAdminClient } from '../admin-connection';
+import { visitDatabase, withAdminClient } from '../admin-connection';
 import { forEachLimit, runGroup, runPhase } from './execute';
 import { DROP_SUBSCRIPTIONS } from './do-blocks';
 import { planCatalog, planDatabase, type PlannedPhase, type PlanOptions } from './plan';
@@ -66,10 +66,10 @@ async function apply(parsed: ParsedSpec, opts: ApplyOptions): Promise<ApplyResul
           });
         case 'each-database':
           return forEachLimit(phase.databases, concurrency, (target) =>
-            withAdminClient(connstr, 'apply_config', async (c) => {
-              const cluster = { webAccessExists: snap.roles.has('web_access'), subscriptions: snap.subscriptions.get(target.name) ?? 0 };
+            visitDatabase(connstr, 'apply_config', target.name, async (c) => {
+              const cluster = { webAccessExists: snap.roles.has('web_access'), subscriptions: snap.subscriptions.get(target.name) ?? 0, serverVersionNum: snap.serverVersionNum };
               add(await runGroup(c, planDatabase(target, await readDatabaseSnapshot(c, opts.priv, cluster), plan, opts, snap.serverVersionNum)));
-            }, target.name),
+            }),
           );
       }
     };

@@ -79,48 +79,55 @@ export interface DatabaseSnapshot {
 }
 
 /**
- * One round trip in a freshly connected database, touching as few catalogs as it can: each one a new
- * backend has to load costs, and a re-apply visits every database. Cluster-wide facts (does
- * web_access exist, how many subscriptions the database holds: pg_subscription is shared) come from
- * the cluster snapshot.
+ * What acldefault('r' / 's', owner) grants an owner (ACL_ALL_RIGHTS_RELATION, _SEQUENCE): the
+ * privileges the privileged role must hold by default, with grant option. 17 added MAINTAIN (m).
+ */
+export function defaultPrivilegeLetters(serverVersionNum: number): { tables: string; sequences: string } {
+  return { tables: serverVersionNum >= 170000 ? 'arwdDxtm' : 'arwdDxt', sequences: 'rwU' };
+}
+
+/**
+ * The privileges `grantee` holds with grant option in an aclitem[] as text (`grantee=a*r*w/grantor`,
+ * a `*` after each grantable letter). `grantee` matches ^[a-z_]+$, which aclitem output never quotes.
+ */
+export function grantableLetters(acl: string[] | null, grantee: string): Set<string> {
+  const out = new Set<string>();
+  for (const item of acl ?? []) {
+    if (!item.startsWith(`${grantee}=`)) continue;
+    const privs = item.slice(grantee.length + 1, item.indexOf('/', grantee.length + 1));
+    for (const m of privs.matchAll(/([a-zA-Z])\*/g)) out.add(m[1]);
+  }
+  return out;
+}
+
+const holdsAll = (held: Set<string>, wanted: string) => [...wanted].every((l) => held.has(l));
+
+/**
+ * One round trip in a freshly connected database, touching as few catalogs and functions as it
+ * can: each one a new backend has to load costs, and a re-apply visits every database. The default
+ * ACLs come back raw and are checked here; web_access's privilege is asked only when the role
+ * exists. Cluster-wide facts (does web_access exist, how many subscriptions the database holds:
+ * pg_subscription is shared) come from the cluster snapshot.
  */
 export async function readDatabaseSnapshot(
   client: Client,
   priv: string,
-  cluster: { webAccessExists: boolean; subscriptions: number },
+  cluster: { webAccessExists: boolean; subscriptions: number; serverVersionNum: number },
 ): Promise<DatabaseSnapshot> {
-  const { rows } = await client.query<{
-    owner: string | null;
-    web_access_needs_create: boolean;
-    tables_complete: boolean;
-    sequences_complete: boolean;
-  }>(
-    `WITH pub AS (SELECT oid, nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public'),
-          granted AS (
-            SELECT d.defaclobjtype AS objtype, a.privilege_type
-              FROM pg_catalog.pg_default_acl d, pub, aclexplode(d.defaclacl) a
-             WHERE d.defaclrole = to_regrole(quote_ident(current_user))
-               AND d.defaclnamespace = pub.oid
-               AND a.grantee = to_regrole(quote_ident($1))
-               AND a.is_grantable),
-          wanted AS (
-            SELECT 'r'::"char" AS objtype, privilege_type FROM aclexplode(acldefault('r', 10))
-            UNION ALL
-            SELECT 'S'::"char", privilege_type FROM aclexplode(acldefault('s', 10)))
-     SELECT (SELECT pg_get_userbyid(nspowner) FROM pub) AS owner,
-            CASE WHEN $2 AND EXISTS (SELECT FROM pub) THEN NOT has_schema_privilege('web_access', 'public', 'CREATE') ELSE false END
-              AS web_access_needs_create,
-            NOT EXISTS (SELECT FROM wanted w WHERE w.objtype = 'r' AND NOT EXISTS
-              (SELECT FROM granted g WHERE g.objtype = 'r' AND g.privilege_type = w.privilege_type)) AS tables_complete,
-            NOT EXISTS (SELECT FROM wanted w WHERE w.objtype = 'S' AND NOT EXISTS
-              (SELECT FROM granted g WHERE g.objtype = 'S' AND g.privilege_type = w.privilege_type)) AS sequences_complete`,
-    [priv, cluster.webAccessExists],
+  const webAccess = cluster.webAccessExists ? ", NOT pg_catalog.has_schema_privilege('web_access', n.oid, 'CREATE') AS web_access_needs_create" : '';
+  const { rows } = await client.query<{ owner: string; objtype: string | null; acl: string[] | null; web_access_needs_create?: boolean }>(
+    `SELECT pg_catalog.pg_get_userbyid(n.nspowner) AS owner, d.defaclobjtype AS objtype, d.defaclacl::text[] AS acl${webAccess}
+       FROM pg_catalog.pg_namespace n
+       LEFT JOIN pg_catalog.pg_default_acl d
+         ON d.defaclnamespace = n.oid AND d.defaclrole = (SELECT oid FROM pg_catalog.pg_authid WHERE rolname = current_user)
+      WHERE n.nspname = 'public'`,
   );
-  const r = rows[0];
+  const wanted = defaultPrivilegeLetters(cluster.serverVersionNum);
+  const held = (objtype: string) => grantableLetters(rows.find((r) => r.objtype === objtype)?.acl ?? null, priv);
   return {
-    publicSchemaOwner: r.owner,
-    webAccessNeedsCreate: r.web_access_needs_create,
-    defaultPrivilegesComplete: { tables: r.tables_complete, sequences: r.sequences_complete },
+    publicSchemaOwner: rows[0]?.owner ?? null,
+    webAccessNeedsCreate: rows[0]?.web_access_needs_create ?? false,
+    defaultPrivilegesComplete: { tables: holdsAll(held('r'), wanted.tables), sequences: holdsAll(held('S'), wanted.sequences) },
     subscriptions: cluster.subscriptions,
   };
 }
