@@ -8,7 +8,9 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client as TemporalClient } from '@temporalio/client';
+import { createActivities } from '../src/activities';
 import { DEFAULT_ORCHESTRATOR_QUEUE, reconfigureWorkflowId } from '../src/compute/ids';
+import { parseConfigurationRequest } from '../src/compute-spec/parse';
 import { freePort } from '../src/dev/ports';
 import { runComputeWorker } from '../src/pod/pod';
 import { benchLine, machine, median, quantile, smallRequest, startBenchStack } from './common';
@@ -71,7 +73,14 @@ export async function benchReconfigure(n: number): Promise<void> {
     temporalNamespace: 'default', orchestratorQueue: DEFAULT_ORCHESTRATOR_QUEUE, pgUser: 'postgres', privilegedRoleName: 'neon_superuser', buildTag: 'bench',
     logLevel: 'error',
   });
-  const request = JSON.stringify(largeRequest(stack.upstream.connstring, pgPort, n, concurrency));
+  const body = largeRequest(stack.upstream.connstring, pgPort, n, concurrency);
+  const request = JSON.stringify(body);
+  // The catalog step called directly, without Temporal, on the same compute: what the step costs by itself.
+  const acts = createActivities({
+    computeId, configSource: {}, pgdata: path.join(stack.tmp, `${computeId}-pgdata`), postgres: stack.postgres,
+    connstr: `postgresql://cloud_admin@127.0.0.1:${pgPort}/postgres`, runAs: stack.runAs, internalHttpPort: int, privilegedRoleName: 'neon_superuser',
+  });
+  const parsed = parseConfigurationRequest(body);
   const configure = async () => {
     const t0 = performance.now();
     const res = await fetch(`${worker.externalUrl}/configure`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request });
@@ -82,6 +91,7 @@ export async function benchReconfigure(n: number): Promise<void> {
   const ours: number[] = [];
   const visits: number[] = [];
   const orchestration: number[] = [];
+  const direct: number[] = [];
   const steps: Record<string, number[]> = {};
   try {
     await worker.ready;
@@ -93,6 +103,9 @@ export async function benchReconfigure(n: number): Promise<void> {
       ours.push(await configure());
       for (const [k, v] of Object.entries(await stepTimes(worker.computes.client, reconfigureWorkflowId(computeId, i)))) (steps[k] ??= []).push(v);
       visits.push(await visitFloor(connstr, databases, concurrency));
+      const d0 = performance.now();
+      await acts.applyCatalog(parsed, { firstStart: false });
+      direct.push(performance.now() - d0);
       orchestration.push(await floor.run());
       process.stderr.write(`bench: reconfiguration ${i}/${runs} done\n`);
     }
@@ -103,10 +116,11 @@ export async function benchReconfigure(n: number): Promise<void> {
     console.log(`${'measure'.padEnd(34)}${'p50'.padStart(11)}${'p90'.padStart(9)}`);
     console.log(`${'unchanged /configure (HTTP)'.padEnd(34)}${f(o50)} ms${f(quantile(ours, 0.9))}`);
     for (const [k, v] of Object.entries(steps)) console.log(`${`  ${k}`.padEnd(34)}${f(median(v))} ms${f(quantile(v, 0.9))}`);
+    console.log(`${'applyCatalog called directly'.padEnd(34)}${f(median(direct))} ms${f(quantile(direct, 0.9))}`);
     console.log(`${'visit floor'.padEnd(34)}${f(v50)} ms${f(quantile(visits, 0.9))}   (a connection + a catalog read per database, concurrency ${concurrency})`);
     console.log(`${'orchestration floor'.padEnd(34)}${f(f50)} ms${f(quantile(orchestration, 0.9))}   (${RECONFIGURE_STEPS} no-op activities in a child workflow, same layout)`);
     console.log(`ours − visit − orchestration: ${(o50 - v50 - f50).toFixed(0)} ms`);
-    benchLine('reconfigure', { n, concurrency, runs, configure_p50_ms: o50, visit_floor_p50_ms: v50, orchestration_floor_p50_ms: f50, over_floors_ms: o50 - v50 - f50 });
+    benchLine('reconfigure', { n, concurrency, runs, configure_p50_ms: o50, catalog_direct_p50_ms: median(direct), visit_floor_p50_ms: v50, orchestration_floor_p50_ms: f50, over_floors_ms: o50 - v50 - f50 });
   } finally {
     await fetch(`${worker.externalUrl}/terminate?mode=immediate`, { method: 'POST' }).catch(() => undefined);
     await stack.stopPostgres(path.join(stack.tmp, `${computeId}-pgdata`));
