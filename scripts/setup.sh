@@ -88,6 +88,31 @@ for bin in postgres initdb pg_basebackup pg_controldata; do
   Install the server packages (Debian/Ubuntu: apt-get install postgresql), or set PG_BIN to their directory"
 done
 
+# 3b. The components spec fields act on (audit_log_level: pgaudit and pgauditlogtofile for the
+#     server's major; pgbouncer_settings: pgbouncer), from the OS packages. Installed when missing
+#     and this is a Debian-like system we may install on (root, apt-get); else stop naming the command.
+pgmajor="$("$pgbin/postgres" --version | sed -E 's/.*PostgreSQL\)? ([0-9]+).*/\1/')"
+pglib="$([ -x "$pgbin/pg_config" ] && "$pgbin/pg_config" --pkglibdir || echo "$pgbin/../lib")"
+missing=()
+if [[ "$(realpath "$pgbin")" == /usr/lib/postgresql/* ]]; then
+  [ -f "$pglib/pgaudit.so" ] || missing+=("postgresql-$pgmajor-pgaudit")
+  [ -f "$pglib/pgauditlogtofile.so" ] || missing+=("postgresql-$pgmajor-pgauditlogtofile")
+elif [ ! -f "$pglib/pgaudit.so" ]; then
+  say "note: the server in $pgbin has no pgaudit (no OS package for it): audit_log_level other than Disabled will refuse to start"
+fi
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+      || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; } \
+      || die "could not install ${missing[*]}: run apt-get install ${missing[*]}"
+  else
+    die "missing ${missing[*]}: install them (Debian/Ubuntu: sudo apt-get install ${missing[*]})"
+  fi
+fi
+
 # 4. Build the TypeScript into a fresh dist/ (a stale output of a deleted module would shadow its
 #    replacement), bundle the workflow code once, so that workers start without webpack, and the
 #    command into one file, so that a worker's API listens sooner. Skipped when the sources (their

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ParsedSpec } from '../compute-spec/parse';
 import { renderPostgresqlConf } from '../postgres/config-files';
 import { writeOwnedFile } from '../postgres/os';
-import { postgresMajorVersion } from '../postgres/pgbin';
+import { hasLibrary, postgresMajorVersion } from '../postgres/pgbin';
 import { reloadAndWait, writeOverride } from '../postgres/reload';
 import { appliesCatalog } from './catalog';
 import type { ComputeSettings } from './settings';
@@ -19,6 +19,7 @@ export async function writePostgresqlConf(s: ComputeSettings, parsed: ParsedSpec
     privilegedRoleName: s.privilegedRoleName,
     overcommitMemory: await readOvercommit(),
     pgMajor: await postgresMajorVersion(s.postgres),
+    neonLibrary: await hasLibrary(s.postgres, 'neon'),
   });
   await writeOwnedFile(path.join(s.pgdata, 'postgresql.conf'), conf, s.runAs);
 }

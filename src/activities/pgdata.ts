@@ -7,14 +7,16 @@ import { ensureMd5Line, renderPgHba } from '../postgres/config-files';
 import { chown, writeOwnedFile } from '../postgres/os';
 import { stopPostmaster } from '../postgres/postmaster';
 import { writeOverride } from '../postgres/reload';
+import { checkAuditLogging } from './audit';
 import { appliesCatalog } from './catalog';
 import { writePostgresqlConf } from './config';
 import type { ComputeSettings } from './settings';
 
 export function pgdataActivities(s: ComputeSettings) {
   return {
-    /** §4.3: stop a postmaster left on PGDATA, wipe PGDATA, write postgresql.conf. */
+    /** §4.3: refuse an audit level the pod cannot honour; stop a postmaster left on PGDATA, wipe PGDATA, write postgresql.conf. */
     async preparePgdata(parsed: ParsedSpec): Promise<void> {
+      await checkAuditLogging(parsed, s.postgres);
       await stopPostmaster(s.pgdata, 'SIGQUIT', 30_000); // none running: nothing to do
       await fs.rm(s.pgdata, { recursive: true, force: true });
       await fs.mkdir(path.dirname(s.pgdata), { recursive: true });

@@ -39,6 +39,10 @@ export const FAILURE = {
   configFetchFailed: 'ConfigFetchFailed',
   /** /promote: the replica did not catch up, or Postgres refused the promotion. */
   promotionFailed: 'PromotionFailed',
+  /** audit_log_level Hipaa, Extended or Full without AUDIT_LOGGING_ENDPOINT / AUDIT_LOGGING_TLS_ENDPOINT (§2): not started. */
+  auditLoggingNotConfigured: 'AuditLoggingNotConfigured',
+  /** audit_log_level needs pgaudit (and pgauditlogtofile) and the server has none: not started. */
+  auditLibraryMissing: 'AuditLibraryMissing',
   /** A restarted worker ended the attempt its dead predecessor had left running (retried). */
   workerLost: 'WorkerLost',
 } as const;

@@ -21,6 +21,8 @@ export interface ConfOptions {
   overcommitMemory?: string | null;
   /** The server's major version: settings a version lacks must not be written (it would refuse to start). */
   pgMajor: number;
+  /** Whether the server has Neon's `neon` library (a vanilla PostgreSQL has not). */
+  neonLibrary: boolean;
 }
 
 function neonStorageLines(parsed: ParsedSpec): string[] {
@@ -76,22 +78,28 @@ function upstreamStorageLines(parsed: ParsedSpec): string[] {
 const AUDIT_BASE = ['Log', 'Base'];
 const AUDIT_FULL = ['Hipaa', 'Extended', 'Full'];
 
-function auditLines(parsed: ParsedSpec): string[] {
+/**
+ * §4.3 step 12. shared_preload_libraries starts from the spec's setting, else from `neon` where the
+ * server has Neon's library (Neon's images always do; a vanilla server has none, and naming it
+ * would keep Postgres from starting).
+ */
+function auditLines(parsed: ParsedSpec, neonLibrary: boolean): string[] {
   const level = parsed.spec.audit_log_level ?? 'Disabled';
   if (level === 'Disabled') return [];
-  const preload = parsed.spec.cluster.settings?.find((o) => o.name === 'shared_preload_libraries')?.value ?? null;
+  const preload = parsed.spec.cluster.settings?.find((o) => o.name === 'shared_preload_libraries')?.value ?? (neonLibrary ? 'neon' : '');
+  const withLib = (libs: string, lib: string) => (libs ? `${libs},${lib}` : lib);
   if (AUDIT_BASE.includes(level)) {
     return [
       '# Managed by compute_ctl audit settings: begin',
       "pgaudit.log='ddl,role'",
       'pgaudit.log_catalog=off',
-      `shared_preload_libraries=${confQuote(preload ? `${preload},pgaudit` : 'neon,pgaudit')}`,
+      `shared_preload_libraries=${confQuote(withLib(preload, 'pgaudit'))}`,
       '# Managed by compute_ctl audit settings: end',
     ];
   }
   if (!AUDIT_FULL.includes(level)) return [];
-  let libs = preload ?? 'neon';
-  for (const lib of ['pgaudit', 'pgauditlogtofile']) if (!libs.includes(lib)) libs = `${libs},${lib}`;
+  let libs = preload;
+  for (const lib of ['pgaudit', 'pgauditlogtofile']) if (!libs.includes(lib)) libs = withLib(libs, lib);
   return [
     '# Managed by compute_ctl audit settings: begin',
     level === 'Full' ? 'pgaudit.log_parameter=on' : 'pgaudit.log_parameter=off',
@@ -125,7 +133,7 @@ export function renderPostgresqlConf(parsed: ParsedSpec, opts: ConfOptions): str
     for (const opt of spec.cluster.settings) out.push(renderSetting(opt));
     out.push('# Managed by compute_ctl: end');
   }
-  out.push(...auditLines(parsed));
+  out.push(...auditLines(parsed, opts.neonLibrary));
   out.push(`neon.extension_server_port=${opts.internalHttpPort}`);
   out.push(`neon.disable_logical_replication_subscribers=${spec.drop_subscriptions_before_start ? 'true' : 'false'}`);
   if (spec.logs_export_host) out.push("log_destination='stderr,syslog'");

@@ -113,3 +113,40 @@ export async function findClientProgram(postgres: string, name: string): Promise
   found.sort((a, b) => a.major - b.major);
   return found[0]?.file ?? null;
 }
+
+const libraryDirs = new Map<string, Promise<string>>();
+
+/**
+ * The server's library directory (`pg_config --pkglibdir`; without a pg_config beside the server, as
+ * in the embedded builds, `../lib/postgresql` or `../lib` of its bin directory, whichever holds
+ * plpgsql): where shared_preload_libraries are looked for.
+ */
+export function libraryDir(postgres: string): Promise<string> {
+  let known = libraryDirs.get(postgres);
+  if (!known) {
+    known = findLibraryDir(postgres);
+    libraryDirs.set(postgres, known);
+    known.catch(() => libraryDirs.delete(postgres));
+  }
+  return known;
+}
+
+async function findLibraryDir(postgres: string): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
+  if (executable(pgConfig)) {
+    return new Promise<string>((resolve, reject) =>
+      execFile(pgConfig, ['--pkglibdir'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+    );
+  }
+  const candidates = ['../lib/postgresql', '../lib'].map((rel) => path.resolve(path.dirname(postgres), rel));
+  const { access } = await import('node:fs/promises');
+  for (const dir of candidates) if (await access(path.join(dir, 'plpgsql.so')).then(() => true, () => false)) return dir;
+  throw new Error(`cannot find the library directory of ${postgres} (looked in ${candidates.join(', ')})`);
+}
+
+/** Whether the server has the shared library `name` (e.g. pgaudit, neon). */
+export async function hasLibrary(postgres: string, name: string): Promise<boolean> {
+  const { access } = await import('node:fs/promises');
+  return access(path.join(await libraryDir(postgres), `${name}.so`)).then(() => true, () => false);
+}

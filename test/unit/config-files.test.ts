@@ -6,7 +6,7 @@ import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/postgres/config-files';
 
 const spec = () => JSON.parse(readFileSync(path.join(__dirname, '../../../test/fixtures/neon-attached-config.json'), 'utf8')).spec;
-const opts = { internalHttpPort: 3081, privilegedRoleName: 'neon_superuser', pgMajor: 15 };
+const opts = { internalHttpPort: 3081, privilegedRoleName: 'neon_superuser', pgMajor: 15, neonLibrary: true };
 
 describe('postgresql.conf rendering', () => {
   test('the reference example renders in §4.3 order', () => {
@@ -86,6 +86,8 @@ describe('postgresql.conf rendering', () => {
     const s = spec();
     s.audit_log_level = 'Log';
     assert.match(renderPostgresqlConf(parseComputeSpec(s), opts), /shared_preload_libraries='neon,pgaudit'/);
+    // A vanilla server has no neon library: naming it would keep Postgres from starting.
+    assert.match(renderPostgresqlConf(parseComputeSpec(s), { ...opts, neonLibrary: false }), /shared_preload_libraries='pgaudit'\n/);
     s.audit_log_level = 'Full';
     s.cluster.settings.push({ name: 'shared_preload_libraries', value: 'neon,pg_stat_statements', vartype: 'string' });
     const full = renderPostgresqlConf(parseComputeSpec(s), opts);
