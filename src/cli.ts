@@ -60,6 +60,13 @@ async function controlPlane(opts: { temporalAddress: string; temporalNamespace: 
   }
 }
 
+/** A helper's command line as given in a flag: the program and its first arguments, split on spaces. */
+function splitCommand(command: string): string[] {
+  const words = command.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) throw new Error('a helper command must not be empty');
+  return words;
+}
+
 /** A spec file may hold a ConfigurationRequest, a ComputeConfig, or a bare ComputeSpec. */
 async function readSpecFile(path: string): Promise<ParsedSpec | null> {
   const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
@@ -87,6 +94,14 @@ export function buildProgram(): Command {
       .option('--http-host <addr>', 'address the HTTP servers bind; a non-loopback one needs JWT keys in the startup config', '127.0.0.1')
       .option('--pg-user <user>', 'OS user that runs PostgreSQL when compute-ctl runs as root', 'postgres')
       .option('--privileged-role-name <name>', 'the "weak superuser" role given to users', 'neon_superuser')
+      .option('--resize-swap-on-bind', 'resize swap to the spec\'s swap_size_bytes before Postgres starts (runs --resize-swap-helper --once <bytes>)')
+      .option('--resize-swap-helper <command>', 'the swap helper', '/usr/bin/sudo /neonvm/bin/resize-swap')
+      .option('--set-disk-quota-for-fs <mountpoint>', 'set the spec\'s disk_quota_bytes on this filesystem before Postgres starts (runs --disk-quota-helper <KiB> <mountpoint>)')
+      .option('--disk-quota-helper <command>', 'the disk quota helper', '/usr/bin/sudo /neonvm/bin/set-disk-quota')
+      .option('--pgbouncer-ini <file>', "pgbouncer's ini, where pgbouncer_settings are written (default: Neon's, by $AUTOSCALING)")
+      .option('--pgbouncer-admin <url>', "pgbouncer's admin console as a postgres URL, for RELOAD (default: Neon's, by $AUTOSCALING, password $PGBOUNCER_PASSWORD)")
+      .option('--local-proxy-config <file>', 'where local_proxy_config is written', '/etc/local_proxy/config.json')
+      .option('--local-proxy-pid <file>', "local_proxy's pid file (it is sent SIGHUP)", '/etc/local_proxy/pid')
       .addOption(new Option('--build-tag <tag>', 'build_tag metric label').env('BUILD_TAG').default('latest'))
       .addOption(new Option('--log-level <level>', 'HTTP log level').default('info')),
   ).action(async (opts) => {
@@ -108,6 +123,14 @@ export function buildProgram(): Command {
       orchestratorQueue: opts.orchestratorQueue,
       pgUser: opts.pgUser,
       privilegedRoleName: opts.privilegedRoleName,
+      neighbours: {
+        ...(opts.pgbouncerIni ? { pgbouncerIni: opts.pgbouncerIni } : {}),
+        ...(opts.pgbouncerAdmin ? { pgbouncerAdmin: opts.pgbouncerAdmin } : {}),
+        localProxyConfig: opts.localProxyConfig,
+        localProxyPid: opts.localProxyPid,
+        resizeSwap: opts.resizeSwapOnBind ? splitCommand(opts.resizeSwapHelper) : null,
+        diskQuota: opts.setDiskQuotaForFs ? { command: splitCommand(opts.diskQuotaHelper), mountpoint: opts.setDiskQuotaForFs } : null,
+      },
       buildTag: opts.buildTag,
       logLevel: opts.logLevel,
       basebackupRetries: retriesFromEnv(),

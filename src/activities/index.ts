@@ -5,6 +5,7 @@ import type { PodReport } from '../compute/lifecycle-state';
 import { catalogActivities } from './catalog';
 import { configActivities } from './config';
 import { instrumented } from './instrument';
+import { neighbourActivities } from './neighbours';
 import { serializedOnPgdata } from './pgdata-lock';
 import { pgdataActivities } from './pgdata';
 import { postgresActivities } from './postmaster';
@@ -32,6 +33,7 @@ export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) 
     ...postgresActivities(s),
     ...catalogActivities(s, hooks),
     ...configActivities(s),
+    ...neighbourActivities(s),
     ...refreshActivities(s, hooks),
     ...promoteActivities(s),
     ...reportActivities(hooks.onReport ?? (() => undefined)),

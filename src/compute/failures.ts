@@ -43,6 +43,14 @@ export const FAILURE = {
   auditLoggingNotConfigured: 'AuditLoggingNotConfigured',
   /** audit_log_level needs pgaudit (and pgauditlogtofile) and the server has none: not started. */
   auditLibraryMissing: 'AuditLibraryMissing',
+  /** computeStartup, resize_swap: the --resize-swap-on-bind helper is missing or failed. */
+  swapResizeFailed: 'SwapResizeFailed',
+  /** computeStartup, disk_quota: the --set-disk-quota-for-fs helper is missing or failed. */
+  diskQuotaFailed: 'DiskQuotaFailed',
+  /** computeStartup, local_proxy: its config could not be written or local_proxy signalled. */
+  localProxyConfigFailed: 'LocalProxyConfigFailed',
+  /** pgbouncer_settings could not be applied (logged, never fails the compute). */
+  pgbouncerConfigFailed: 'PgbouncerConfigFailed',
   /** A restarted worker ended the attempt its dead predecessor had left running (retried). */
   workerLost: 'WorkerLost',
 } as const;
@@ -68,6 +76,12 @@ export function startupFailureType(step: string, backend: 'neon' | 'postgres'): 
       return FAILURE.postgresStartFailed;
     case 'apply_config':
       return FAILURE.catalogFailed;
+    case 'resize_swap':
+      return FAILURE.swapResizeFailed;
+    case 'disk_quota':
+      return FAILURE.diskQuotaFailed;
+    case 'local_proxy':
+      return FAILURE.localProxyConfigFailed;
     default:
       throw new Error(`no failure type for the startup step ${step}`);
   }

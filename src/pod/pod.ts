@@ -2,6 +2,7 @@
 // view of its compute; the compute monitor; the watch on the postmaster; and an activity-only
 // Temporal worker on the compute's own queue, through which the lifecycle workflow (run by the
 // orchestrators) carries out every step of the compute here.
+import type { PodNeighbours } from '../activities/settings';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -47,6 +48,8 @@ export interface WorkerOptions {
   orchestratorQueue: string;
   pgUser: string;
   privilegedRoleName: string;
+  /** Postgres' neighbours in the pod (pgbouncer, local_proxy, the VM's helpers); Neon's places by default. */
+  neighbours?: Partial<PodNeighbours>;
   buildTag: string;
   logLevel: string;
   client?: Partial<ComputeClientOptions>;
@@ -198,6 +201,7 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
           runAs: resolveRunAs(o.pgUser),
           internalHttpPort: o.internalHttpPort,
           privilegedRoleName: o.privilegedRoleName,
+          neighbours: o.neighbours,
         },
         converter,
         { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests },

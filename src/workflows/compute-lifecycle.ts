@@ -379,6 +379,7 @@ export class ComputeLifecycle {
       this.setStatus('running');
       // §5.8: in the background; a failure is counted by the activity, never fails the compute.
       this.steps.runMigrations(spec).catch(() => undefined);
+      this.tuneNeighbours(spec, false);
       if (spec.mode.type === 'static' && spec.storage.type === 'neon') {
         // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
         // termination cancels it explicitly.
@@ -413,6 +414,19 @@ export class ComputeLifecycle {
     }
   }
 
+  /**
+   * §4.2 step 3 and §5.1's reconfiguration: pgbouncer_settings, and on a reconfiguration
+   * local_proxy_config (a start configures it in its own step), in the background. A failure is in
+   * this history and the log; it never fails the compute.
+   */
+  private tuneNeighbours(spec: ParsedSpec, reconfiguration: boolean): void {
+    const { pgbouncer_settings: pgbouncer, local_proxy_config: localProxy } = spec.spec;
+    if (pgbouncer) this.steps.tunePgbouncer(pgbouncer).catch((err) => wf.log.warn(`pgbouncer_settings not applied: ${errorChain(err)}`));
+    if (reconfiguration && localProxy) {
+      this.steps.configureLocalProxy(localProxy).catch((err) => wf.log.warn(`local_proxy_config not applied: ${errorChain(err)}`));
+    }
+  }
+
   /** The installed spec applied by a computeReconfigure child; the error text, or null. */
   private async runReconfigure(spec: ParsedSpec): Promise<string | null> {
     const { state } = this;
@@ -425,6 +439,7 @@ export class ComputeLifecycle {
       });
       state.pendingRestart = result.pendingRestart;
       state.error = null;
+      this.tuneNeighbours(spec, true);
       return null;
     } catch (err) {
       return errorChain(err);

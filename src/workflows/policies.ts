@@ -33,6 +33,13 @@ export const POLICIES = {
   promoteReplica: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_POD, retry: once },
   // §11's retries happen inside; a failed fetch waits for the next refresh request (§10).
   fetchConfig: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: once },
+  // Helpers of the VM (§2): a missing or failing helper fails the start, as it does Neon's.
+  resizeSwap: { startToCloseTimeout: '5 minutes', retry: once },
+  setDiskQuota: { startToCloseTimeout: '5 minutes', retry: once },
+  // Fatal at a first start (§5.1 step 3), in the background on a reconfiguration.
+  configureLocalProxy: { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } },
+  // In the background: 3 attempts 1 s apart (§4.2 step 3), then logged.
+  tunePgbouncer: { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 1 } },
   // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.
   runMigrations: { startToCloseTimeout: '10 minutes', retry: once },
   stopPostgres: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },

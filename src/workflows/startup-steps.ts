@@ -12,6 +12,9 @@ export interface StartupSteps {
   startPostgres(parsed: ParsedSpec): Promise<{ pid: number }>;
   applyCatalog(parsed: ParsedSpec): Promise<{ statements: number; pendingRestart: string[] }>;
   stopPostgres(mode: TerminateMode): Promise<unknown>;
+  resizeSwap(bytes: number): Promise<unknown>;
+  setDiskQuota(bytes: number): Promise<unknown>;
+  configureLocalProxy(config: unknown): Promise<unknown>;
 }
 
 export interface StepTiming {
@@ -54,6 +57,10 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   const ms = (name: string) => timings.find((t) => t.step === name)?.ms ?? 0;
 
   await step('prepare_pgdata', 'failed to prepare the data directory', () => steps.preparePgdata(parsed));
+  // §4.2 step 2: before Postgres starts; the pod runs the helpers only with their flags.
+  const { swap_size_bytes: swap, disk_quota_bytes: quota, local_proxy_config: localProxy } = parsed.spec;
+  if (swap !== undefined && swap !== null) await step('resize_swap', 'failed to resize swap', () => steps.resizeSwap(swap));
+  if (quota !== undefined && quota !== null) await step('disk_quota', 'failed to set the disk quota', () => steps.setDiskQuota(quota));
   const lsnContext = parsed.storage.type === 'neon' ? 'failed to sync safekeepers' : 'failed to get the start LSN from the upstream';
   const { lsn, checkMs, syncMs } = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
@@ -62,6 +69,8 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   let catalog: { pendingRestart: string[] };
   try {
     catalog = await step('apply_config', 'failed to apply the spec to the catalog', () => steps.applyCatalog(parsed));
+    // §5.1 step 3: fatal at a first start.
+    if (localProxy) await step('local_proxy', 'failed to configure local_proxy', () => steps.configureLocalProxy(localProxy));
   } catch (err) {
     // §4.1 step 7: a failed start does not leave Postgres running.
     await steps.stopPostgres('immediate').catch(() => undefined);

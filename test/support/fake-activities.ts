@@ -63,6 +63,10 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     fetchConfig: async () => ({ spec: null }),
     promoteReplica: async () => {},
     reportStatus: async (report) => void reports.push(report),
+    resizeSwap: async () => ({ ran: true }),
+    setDiskQuota: async () => ({ ran: true }),
+    configureLocalProxy: async () => ({ pid: 4000 }),
+    tunePgbouncer: async () => {},
   };
 
   const activities = {} as Record<Name, (...args: never[]) => Promise<unknown>>;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { withPgbouncerSettings } from '../../src/postgres/pgbouncer';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/postgres/config-files';
 
@@ -120,5 +121,16 @@ describe('postgresql.conf follows the server version', () => {
   test('16 and 17 get createrole_self_grant (14 and 15 do not know it and would refuse to start)', () => {
     for (const pgMajor of [14, 15]) assert.doesNotMatch(renderPostgresqlConf(parsed, { ...opts, pgMajor }), /createrole_self_grant/);
     for (const pgMajor of [16, 17]) assert.match(renderPostgresqlConf(parsed, { ...opts, pgMajor }), /^createrole_self_grant = 'set, inherit'$/m);
+  });
+
+  test("pgbouncer_settings edit the ini's [pgbouncer] section in place and keep the rest", () => {
+    const ini = '[databases]\n* = host=x\n\n[pgbouncer]\n; note\nDefault_Pool_Size = 20\nlisten_port = 6432\n\n[users]\nu = pool_mode=session\n';
+    assert.equal(
+      withPgbouncerSettings(ini, { default_pool_size: '7', max_client_conn: '99' }),
+      '[databases]\n* = host=x\n\n[pgbouncer]\n; note\ndefault_pool_size = 7\nlisten_port = 6432\nmax_client_conn = 99\n\n[users]\nu = pool_mode=session\n',
+    );
+    assert.equal(withPgbouncerSettings('[databases]\n', { a: '1' }), '[databases]\n[pgbouncer]\na = 1\n');
+    assert.throws(() => withPgbouncerSettings(ini, { 'a\n[databases]': '1' }), /is not a setting pgbouncer.ini can hold/);
+    assert.throws(() => withPgbouncerSettings(ini, { a: '1\nauth_type = any' }), /is not a setting pgbouncer.ini can hold/);
   });
 });

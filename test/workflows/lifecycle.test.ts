@@ -1,5 +1,6 @@
 // The lifecycle workflow's logic with fake activities (no Postgres): the interleavings of requests,
 // Postgres dying, the retry policies of the steps, continue-as-new.
+import type { ParsedSpec } from '../../src/compute-spec/parse';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
@@ -208,6 +209,7 @@ describe('lifecycle workflow (fake activities)', () => {
   });
 
   test('a startup that fails is typed by its step and backend, as the Temporal UI lists it', async () => {
+    const withSpec = (fields: Record<string, unknown>): ParsedSpec => ({ ...spec(), spec: { ...spec().spec, ...fields } });
     const cases = [
       { step: 'preparePgdata', parsed: spec(), type: 'PgdataPrepareFailed' },
       { step: 'determineStartLsn', parsed: spec(), type: 'StartLsnFailed' },
@@ -216,6 +218,9 @@ describe('lifecycle workflow (fake activities)', () => {
       { step: 'finalizePgdata', parsed: spec(), type: 'ConfigWriteFailed' },
       { step: 'startPostgres', parsed: spec(), type: 'PostgresStartFailed' },
       { step: 'applyCatalog', parsed: spec(), type: 'CatalogFailed' },
+      { step: 'resizeSwap', parsed: withSpec({ swap_size_bytes: 1 << 20 }), type: 'SwapResizeFailed' },
+      { step: 'setDiskQuota', parsed: withSpec({ disk_quota_bytes: 1 << 20 }), type: 'DiskQuotaFailed' },
+      { step: 'configureLocalProxy', parsed: withSpec({ local_proxy_config: { jwks: [] } }), type: 'LocalProxyConfigFailed' },
     ] as const;
     for (const c of cases) {
       const fake = fakeCompute({

@@ -1,0 +1,64 @@
+// The spec fields that configure Postgres' neighbours in the pod (reference §2, §3, §4.2): pgbouncer,
+// local_proxy, and the VM's swap and disk-quota helpers. Each is an activity, so that what a start
+// or a reconfiguration did to them is in its history.
+import { promises as fs } from 'node:fs';
+import { ComputeFailure, FAILURE } from '../compute/failures';
+import { configureLocalProxy } from '../postgres/local-proxy';
+import { runProgram, tail } from '../postgres/os';
+import { reloadPgbouncer, withPgbouncerSettings } from '../postgres/pgbouncer';
+import { neighboursOf, type ComputeSettings } from './settings';
+
+/** Runs a helper to completion; a helper that is missing or fails is a permanent failure of `type`. */
+async function runHelper(type: typeof FAILURE.swapResizeFailed | typeof FAILURE.diskQuotaFailed, command: string[], args: string[]): Promise<void> {
+  const [file, ...pre] = command;
+  const shown = [...command, ...args].join(' ');
+  const r = await runProgram(file, [...pre, ...args], { runAs: null }).catch((err: NodeJS.ErrnoException) => {
+    throw ComputeFailure.permanent(type, `${shown}: cannot run ${file} (${err.code ?? err.message})`);
+  });
+  if (r.code !== 0) throw ComputeFailure.permanent(type, `${shown} failed (exit ${r.code ?? r.signal}): ${tail(r.stderr || r.stdout, 5)}`);
+}
+
+export function neighbourActivities(s: ComputeSettings) {
+  const n = () => neighboursOf(s);
+  return {
+    /** §2 --resize-swap-on-bind: the swap resized to the spec's size before Postgres starts; nothing without the flag. */
+    async resizeSwap(bytes: number): Promise<{ ran: boolean }> {
+      const command = n().resizeSwap;
+      if (!command) return { ran: false };
+      await runHelper(FAILURE.swapResizeFailed, command, ['--once', String(bytes)]);
+      return { ran: true };
+    },
+
+    /** §2 --set-disk-quota-for-fs: the quota (KiB) set on the mountpoint before Postgres starts; nothing without the flag. */
+    async setDiskQuota(bytes: number): Promise<{ ran: boolean }> {
+      const quota = n().diskQuota;
+      if (!quota) return { ran: false };
+      await runHelper(FAILURE.diskQuotaFailed, quota.command, [String(Math.floor(bytes / 1024)), quota.mountpoint]);
+      return { ran: true };
+    },
+
+    /** local_proxy_config written where local_proxy reads it, then SIGHUP to local_proxy. */
+    async configureLocalProxy(config: unknown): Promise<{ pid: number }> {
+      return configureLocalProxy(config, n().localProxyConfig, n().localProxyPid);
+    },
+
+    /**
+     * pgbouncer_settings into pgbouncer.ini's [pgbouncer] section, then RELOAD on its console. The
+     * console is reached first: a pgbouncer that is not up yet fails the attempt before the ini is
+     * touched, and the policy tries again (3 attempts, 1 s apart, as Neon's).
+     */
+    async tunePgbouncer(settings: Record<string, string>): Promise<void> {
+      const { pgbouncerIni, pgbouncerAdmin } = n();
+      const ini = await fs.readFile(pgbouncerIni, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw ComputeFailure.permanent(FAILURE.pgbouncerConfigFailed, `cannot read pgbouncer's ini ${pgbouncerIni} (${err.code ?? err.message})`);
+      });
+      await reloadPgbouncer(pgbouncerAdmin); // reachable?
+      const tmp = `${pgbouncerIni}.tmp`;
+      const stat = await fs.stat(pgbouncerIni);
+      await fs.writeFile(tmp, withPgbouncerSettings(ini, settings), { mode: stat.mode & 0o777 });
+      await fs.chown(tmp, stat.uid, stat.gid).catch(() => undefined);
+      await fs.rename(tmp, pgbouncerIni);
+      await reloadPgbouncer(pgbouncerAdmin);
+    },
+  };
+}
