@@ -9,7 +9,7 @@ import { stopPostmaster } from '../postgres/postmaster';
 import { writeOverride } from '../postgres/reload';
 import { checkAuditLogging } from './audit';
 import { appliesCatalog } from './catalog';
-import { writePostgresqlConf } from './config';
+import { installTls, writePostgresqlConf } from './config';
 import type { ComputeSettings } from './settings';
 
 export function pgdataActivities(s: ComputeSettings) {
@@ -27,7 +27,7 @@ export function pgdataActivities(s: ComputeSettings) {
       await writePostgresqlConf(s, parsed);
     },
 
-    /** §4.6: pg_hba with the md5 line, pg_dynshmem → /dev/shm, standby.signal, neon.signal. */
+    /** §4.6: pg_hba with the md5 line, pg_dynshmem → /dev/shm, standby.signal, neon.signal; the TLS pair (§4.3 step 6). */
     async finalizePgdata(parsed: ParsedSpec): Promise<void> {
       const p = (name: string) => path.join(s.pgdata, name);
       const hba = await fs.readFile(p('pg_hba.conf'), 'utf8').catch(() => renderPgHba());
@@ -45,6 +45,7 @@ export function pgdataActivities(s: ComputeSettings) {
       if (zenith !== null && !(await fs.stat(p('neon.signal')).catch(() => null))) {
         await writeOwnedFile(p('neon.signal'), zenith, s.runAs);
       }
+      await installTls(s, parsed);
       // §5.1: the limits the first catalog apply lifts are lifted from the start, saving a reload.
       if (appliesCatalog(parsed)) await writeOverride(s.pgdata, s.runAs);
     },

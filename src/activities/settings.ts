@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { ConfigSource } from '../compute-config/source';
 import type { RunAs } from '../postgres/os';
+import type { TlsFiles } from '../postgres/tls';
 import type { StorageContext } from '../storage';
 
 export interface ComputeSettings {
@@ -16,6 +17,8 @@ export interface ComputeSettings {
   runAs: RunAs | null;
   internalHttpPort: number;
   privilegedRoleName: string;
+  /** compute_ctl_config.tls of the pod's startup config: the key and certificate Postgres serves with tls_experimental. */
+  tls?: TlsFiles | null;
   /** What Postgres' neighbours in the pod are and where (spec fields act on them); defaults: Neon's. */
   neighbours?: Partial<PodNeighbours>;
 }

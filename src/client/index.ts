@@ -19,6 +19,7 @@ import {
   postgresExitedUpdate,
   promoteUpdate,
   refreshConfigurationUpdate,
+  certificateChangedUpdate,
   statusQuery,
   terminateUpdate,
 } from '../workflows/messages';
@@ -274,6 +275,15 @@ export class ComputeClient implements ComputeOperations {
     } catch (err) {
       const closed = await this.closedStatus(computeId, err);
       throw closed ? new ComputeError('invalid_status', refreshRefusedMessage(closed.status)) : updateError(err);
+    }
+  }
+
+  /** §12: the pod's TLS certificate changed; a running compute is reconfigured to serve it (true), else nothing (false). */
+  async certificateChanged(computeId: string): Promise<boolean> {
+    try {
+      return this.unwrap(await this.deadline(this.options.operationTimeoutMs, () => this.handle(computeId).executeUpdate(certificateChangedUpdate)));
+    } catch (err) {
+      throw updateError(err);
     }
   }
 

@@ -83,6 +83,11 @@ export class PodOperations implements ComputeOperations {
     return this.call((c) => c.refreshConfiguration(this.computeId));
   }
 
+  /** The certificate watch's report (§12): reconfigures a running compute to serve the new pair. */
+  async certificateChanged(): Promise<boolean> {
+    return this.call((c) => c.certificateChanged(this.computeId));
+  }
+
   /** The postmaster watch's report; throws while it cannot be delivered (the watch tries again). */
   async reportPostgresExit(exit: PostmasterExitReport): Promise<void> {
     if (!this.computes) throw new ComputeError('unavailable', 'the compute\'s workflow is not reachable yet');

@@ -3,6 +3,8 @@
 // Temporal worker on the compute's own queue, through which the lifecycle workflow (run by the
 // orchestrators) carries out every step of the compute here.
 import type { PodNeighbours } from '../activities/settings';
+import type { TlsFiles } from '../postgres/tls';
+import { CertificateWatch } from './certificate-watch';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -59,6 +61,8 @@ export interface WorkerOptions {
   leaseRoundsPerRun?: number;
   /** History length at which the lifecycle workflow continues-as-new (tests lower it). */
   historyThreshold?: number;
+  /** How often compute_ctl_config.tls's certificate is checked for a rotation (§12: 60 s). */
+  tlsCheckIntervalMs?: number;
 }
 
 export interface RunningWorker {
@@ -202,6 +206,7 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
           internalHttpPort: o.internalHttpPort,
           privilegedRoleName: o.privilegedRoleName,
           neighbours: o.neighbours,
+          tls: tlsOf(config),
         },
         converter,
         { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests },
@@ -287,6 +292,12 @@ async function searchAttributesChecked(
   return report.registered;
 }
 
+/** compute_ctl_config.tls of the startup config: fixed for the pod's life, as Neon's. */
+function tlsOf(config: ParsedConfig | null): TlsFiles | null {
+  const tls = config?.computeCtlConfig.tls;
+  return tls ? { keyPath: tls.key_path, certPath: tls.cert_path } : null;
+}
+
 function urlOf(app: FastifyInstance): string {
   const addr = app.server.address();
   if (!addr || typeof addr === 'string') return String(addr);
@@ -317,6 +328,9 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const watch = new PostmasterWatch(o.pgdata, (exit) => s.ops.reportPostgresExit(exit));
   await watch.start();
   const finished = terminated(s.view);
+  const tls = tlsOf(config);
+  const certificates = tls ? new CertificateWatch(tls.certPath, o.tlsCheckIntervalMs ?? 60_000, () => s.ops.certificateChanged()) : null;
+  await certificates?.start();
 
   let stopped = false;
   let parts: TemporalParts | null = null;
@@ -332,6 +346,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
     if (stopped) return;
     stopped = true;
     watch.stop();
+    certificates?.stop();
     await http.close();
     await temporal.catch(() => null);
     const t = parts as TemporalParts | null;

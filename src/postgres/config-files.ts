@@ -23,6 +23,8 @@ export interface ConfOptions {
   pgMajor: number;
   /** Whether the server has Neon's `neon` library (a vanilla PostgreSQL has not). */
   neonLibrary: boolean;
+  /** TLS on (§4.3 step 6): server.key and server.crt are in PGDATA. */
+  tls?: boolean;
 }
 
 function neonStorageLines(parsed: ParsedSpec): string[] {
@@ -118,7 +120,7 @@ export function renderPostgresqlConf(parsed: ParsedSpec, opts: ConfOptions): str
   if (spec.cluster.postgresql_conf) out.push(spec.cluster.postgresql_conf);
   out.push('# Neon storage settings', '');
   out.push(...neonStorageLines(parsed), ...upstreamStorageLines(parsed));
-  // TLS (§4.3.6) comes with the tls_experimental feature; not supported yet, so never written.
+  if (opts.tls) out.push('ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'");
   out.push("lc_messages='C.UTF-8'", "lc_monetary='C.UTF-8'", "lc_time='C.UTF-8'", "lc_numeric='C.UTF-8'");
   // PostgreSQL 16 no longer lets a CREATEROLE role use the roles it creates unless granted: a user
   // role (which has CREATEROLE) gets them with SET and INHERIT, as before 16. Settings may override it.

@@ -26,6 +26,7 @@ import {
   configureUpdate,
   leaseUpdateSignal,
   pageserversChangedSignal,
+  certificateChangedUpdate,
   postgresExitedUpdate,
   promoteUpdate,
   refreshConfigurationUpdate,
@@ -137,6 +138,11 @@ export class ComputeLifecycle {
       validator: (_mode: TerminateMode) => {
         if (this.state.status !== 'terminated') rejectUnless(TERMINATE_ALLOWED, this.state.status);
       },
+    });
+    wf.setHandler(certificateChangedUpdate, async () => {
+      if (this.state.status !== 'running' || !this.state.spec) return this.reported(false);
+      await this.handleConfigure(this.state.spec);
+      return this.reported(true);
     });
     wf.setHandler(postgresExitedUpdate, (exit) => {
       this.postgresExit = exit;

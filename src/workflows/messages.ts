@@ -32,6 +32,13 @@ export const promoteUpdate = defineUpdate<Reported<PromoteState>, [ParsedSpec, s
  */
 export const postgresExitedUpdate = defineUpdate<Reported<null>, [PostmasterExitReport]>('postgresExited');
 
+/**
+ * Pod → lifecycle (§12): compute_ctl_config.tls's certificate changed on disk. A running compute is
+ * reconfigured with its installed spec (the new pair copied, Postgres reloaded); completes when that
+ * is done, `false` when the compute was not running (its next start copies the pair anyway).
+ */
+export const certificateChangedUpdate = defineUpdate<Reported<boolean>>('certificateChanged');
+
 /** Lease workflow → lifecycle: the lease's state after each round. */
 export const leaseUpdateSignal = defineSignal<[LeaseState]>('leaseUpdate');
 /** Lifecycle → lease workflow: a new spec whose pageservers may differ (wake at once). */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { withPgbouncerSettings } from '../../src/postgres/pgbouncer';
+import { tlsProblem } from '../../src/postgres/tls';
 import { parseComputeSpec } from '../../src/compute-spec/parse';
 import { confQuote, ensureMd5Line, PG_HBA_MD5_LINE, renderPgHba, renderPostgresqlConf, renderSetting } from '../../src/postgres/config-files';
 
@@ -132,5 +133,24 @@ describe('postgresql.conf follows the server version', () => {
     assert.equal(withPgbouncerSettings('[databases]\n', { a: '1' }), '[databases]\n[pgbouncer]\na = 1\n');
     assert.throws(() => withPgbouncerSettings(ini, { 'a\n[databases]': '1' }), /is not a setting pgbouncer.ini can hold/);
     assert.throws(() => withPgbouncerSettings(ini, { a: '1\nauth_type = any' }), /is not a setting pgbouncer.ini can hold/);
+  });
+
+  test('TLS: ssl lines only when on; a key of another curve or another certificate is refused with why', async () => {
+    assert.match(renderPostgresqlConf(parseComputeSpec(spec()), { ...opts, tls: true }), /\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n/);
+    assert.doesNotMatch(renderPostgresqlConf(parseComputeSpec(spec()), opts), /ssl = on/);
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync: read } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/compute-ctl-tls-');
+    const pair = (name: string, keyArgs: string[]) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', ...keyArgs, '-nodes', '-keyout', `${dir}/${name}.key`, '-out', `${dir}/${name}.crt`, '-days', '1', '-subj', '/CN=t'], { stdio: 'ignore' });
+      return { key: read(`${dir}/${name}.key`, 'utf8'), cert: read(`${dir}/${name}.crt`, 'utf8') };
+    };
+    const a = pair('a', ['ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1']);
+    const b = pair('b', ['ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1']);
+    const rsa = pair('rsa', ['rsa:2048']);
+    assert.equal(tlsProblem(a.key, a.cert), null);
+    assert.equal(tlsProblem(b.key, a.cert), 'the key does not match the certificate');
+    assert.match(tlsProblem(rsa.key, rsa.cert) ?? '', /the key is rsa: only ECDSA P-256 keys are supported/);
+    assert.match(tlsProblem(a.key, a.cert.slice(0, 100)) ?? '', /^the certificate cannot be read/);
   });
 });
