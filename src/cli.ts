@@ -102,6 +102,7 @@ export function buildProgram(): Command {
       .option('--pgbouncer-admin <url>', "pgbouncer's admin console as a postgres URL, for RELOAD (default: Neon's, by $AUTOSCALING, password $PGBOUNCER_PASSWORD)")
       .option('--local-proxy-config <file>', 'where local_proxy_config is written', '/etc/local_proxy/config.json')
       .option('--local-proxy-pid <file>', "local_proxy's pid file (it is sent SIGHUP)", '/etc/local_proxy/pid')
+      .option('-r, --remote-ext-base-url <url>', "the remote extensions' archive store (§2): {url}/{build tag}/{arch}/{pg version}/extensions/{ext}.tar.zst")
       .option('--tls-check-interval <seconds>', "how often compute_ctl_config.tls's certificate is checked for a rotation", count, 60)
       .addOption(new Option('--build-tag <tag>', 'build_tag metric label').env('BUILD_TAG').default('latest'))
       .addOption(new Option('--log-level <level>', 'HTTP log level').default('info')),
@@ -125,6 +126,7 @@ export function buildProgram(): Command {
       pgUser: opts.pgUser,
       privilegedRoleName: opts.privilegedRoleName,
       tlsCheckIntervalMs: opts.tlsCheckInterval * 1000,
+      remoteExtBaseUrl: opts.remoteExtBaseUrl,
       neighbours: {
         ...(opts.pgbouncerIni ? { pgbouncerIni: opts.pgbouncerIni } : {}),
         ...(opts.pgbouncerAdmin ? { pgbouncerAdmin: opts.pgbouncerAdmin } : {}),

@@ -7,6 +7,7 @@ import { writeOwnedFile } from '../postgres/os';
 import { hasLibrary, postgresMajorVersion } from '../postgres/pgbin';
 import { reloadAndWait, writeOverride } from '../postgres/reload';
 import { installTlsFiles, type TlsFiles } from '../postgres/tls';
+import type { RemoteExtensions, RemoteExtSpec } from '../postgres/remote-extensions';
 import { appliesCatalog } from './catalog';
 import type { ComputeSettings } from './settings';
 
@@ -36,12 +37,13 @@ export async function writePostgresqlConf(s: ComputeSettings, parsed: ParsedSpec
     privilegedRoleName: s.privilegedRoleName,
     overcommitMemory: await readOvercommit(),
     pgMajor: await postgresMajorVersion(s.postgres),
-    neonLibrary: await hasLibrary(s.postgres, 'neon'),
+    // Only the audit block names libraries (§4.3 step 12).
+    neonLibrary: (parsed.spec.audit_log_level ?? 'Disabled') !== 'Disabled' && (await hasLibrary(s.postgres, 'neon')),
   });
   await writeOwnedFile(path.join(s.pgdata, 'postgresql.conf'), conf, s.runAs);
 }
 
-export function configActivities(s: ComputeSettings) {
+export function configActivities(s: ComputeSettings, remoteExtensions?: RemoteExtensions) {
   return {
     /**
      * Rewrites postgresql.conf (and copies the TLS pair again) and reloads (reconfiguration, §5.1). When the catalog is applied next,
@@ -51,6 +53,7 @@ export function configActivities(s: ComputeSettings) {
     async reloadConfig(parsed: ParsedSpec): Promise<void> {
       await writePostgresqlConf(s, parsed);
       await installTls(s, parsed);
+      remoteExtensions?.setSpec(parsed.spec.remote_extensions as RemoteExtSpec | null | undefined);
       if (appliesCatalog(parsed)) await writeOverride(s.pgdata, s.runAs);
       await reloadAndWait(s.connstr);
     },

@@ -4,6 +4,8 @@ import type { Counter } from 'prom-client';
 import type { PodReport } from '../compute/lifecycle-state';
 import { catalogActivities } from './catalog';
 import { configActivities } from './config';
+import { extensionActivities } from './extensions';
+import type { RemoteExtensions } from '../postgres/remote-extensions';
 import { instrumented } from './instrument';
 import { neighbourActivities } from './neighbours';
 import { serializedOnPgdata } from './pgdata-lock';
@@ -24,6 +26,8 @@ export interface ActivityHooks {
   controlPlaneRequests?: Counter<'rpc' | 'http_status'>;
   /** A status view the lifecycle sent (reportStatus). */
   onReport?: (report: PodReport) => void;
+  /** The pod's remote extensions: a start's step and a reconfiguration give them the spec. */
+  remoteExtensions?: RemoteExtensions;
 }
 
 export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) {
@@ -32,7 +36,8 @@ export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) 
     ...storageActivities(s),
     ...postgresActivities(s),
     ...catalogActivities(s, hooks),
-    ...configActivities(s),
+    ...configActivities(s, hooks.remoteExtensions),
+    ...extensionActivities(hooks.remoteExtensions),
     ...neighbourActivities(s),
     ...refreshActivities(s, hooks),
     ...promoteActivities(s),

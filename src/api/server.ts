@@ -7,6 +7,7 @@ import type { Authenticator } from './auth';
 import { commonPlugin, serverOptions } from './common';
 import { getFromCommunicator } from '../postgres/communicator';
 import { internalRoutes } from './routes/internal';
+import type { RemoteExtensions } from '../postgres/remote-extensions';
 import { postgresRoutes } from './routes/database';
 import { computeRoutes } from './routes/compute';
 
@@ -75,10 +76,10 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
 
 /** The internal server (§6.4): Postgres' own requests; not authenticated. */
 export async function buildInternalServer(
-  opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'> & { onRefreshRequested?: () => void },
+  opts: Pick<ApiOptions, 'computes' | 'computeId' | 'connstr' | 'logLevel'> & { onRefreshRequested?: () => void; remoteExtensions?: RemoteExtensions },
 ): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(opts.logLevel ?? 'info', opts.computeId));
   await app.register(commonPlugin);
-  await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, onRefreshRequested: opts.onRefreshRequested });
+  await app.register(internalRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, onRefreshRequested: opts.onRefreshRequested, remoteExtensions: opts.remoteExtensions });
   return app;
 }

@@ -47,6 +47,8 @@ export const FAILURE = {
   swapResizeFailed: 'SwapResizeFailed',
   /** computeStartup, disk_quota: the --set-disk-quota-for-fs helper is missing or failed. */
   diskQuotaFailed: 'DiskQuotaFailed',
+  /** computeStartup, remote_extensions: the control files could not be written (downloads are not fatal). */
+  remoteExtensionsFailed: 'RemoteExtensionsFailed',
   /** computeStartup, local_proxy: its config could not be written or local_proxy signalled. */
   localProxyConfigFailed: 'LocalProxyConfigFailed',
   /** pgbouncer_settings could not be applied (logged, never fails the compute). */
@@ -82,6 +84,8 @@ export function startupFailureType(step: string, backend: 'neon' | 'postgres'): 
       return FAILURE.diskQuotaFailed;
     case 'local_proxy':
       return FAILURE.localProxyConfigFailed;
+    case 'remote_extensions':
+      return FAILURE.remoteExtensionsFailed;
     default:
       throw new Error(`no failure type for the startup step ${step}`);
   }

@@ -1,6 +1,7 @@
 // The pod's two HTTP servers (reference §6.1), built and listening: the external API with its
 // authentication (§6.2) from the startup config's keys, and the internal one for Postgres itself.
 import path from 'node:path';
+import type { RemoteExtensions } from '../postgres/remote-extensions';
 import type { FastifyInstance } from 'fastify';
 import { createAuthenticator, type Authenticator } from '../api/auth';
 import { buildExternalServer, buildInternalServer } from '../api/server';
@@ -55,6 +56,7 @@ export async function httpServers(
   metrics: ComputeMetrics,
   config: ParsedConfig | null,
   temporalMetrics: () => Promise<string | null>,
+  remoteExtensions?: RemoteExtensions,
 ): Promise<HttpServers> {
   const auth = await apiAuthentication(o, config?.computeCtlConfig.jwks.keys ?? []);
   const external = await buildExternalServer({
@@ -74,6 +76,7 @@ export async function httpServers(
     connstr: o.connstr,
     logLevel: o.logLevel,
     onRefreshRequested: () => metrics.refreshRequests.inc(),
+    remoteExtensions,
   });
   const close = async () => void (await Promise.allSettled([external.close(), internal.close()]));
   try {

@@ -21,6 +21,7 @@ export interface ComputeMetrics {
   migrationFailures: Counter<'migration_id'>;
   controlPlaneRequests: Counter<'rpc' | 'http_status'>;
   refreshRequests: Counter;
+  remoteExtRequests: Counter<'http_status' | 'filename'>;
 }
 
 export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>, sources: MetricSources): ComputeMetrics {
@@ -122,6 +123,12 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
     help: 'Requests of Postgres to refresh its configuration (POST /refresh_configuration)',
     registers: [registry],
   });
+  const remoteExtRequests = new Counter({
+    name: 'compute_ctl_remote_ext_requests_total',
+    help: 'Remote extension downloads (POST /extension_server)',
+    labelNames: ['http_status', 'filename'] as const,
+    registers: [registry],
+  });
   const exposition: Exposition = {
     contentType: registry.contentType,
     async metrics() {
@@ -130,5 +137,5 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
       return omitEmptyFamilies(text);
     },
   };
-  return { exposition, migrationFailures, controlPlaneRequests, refreshRequests };
+  return { exposition, migrationFailures, controlPlaneRequests, refreshRequests, remoteExtRequests };
 }

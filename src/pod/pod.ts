@@ -5,6 +5,7 @@
 import type { PodNeighbours } from '../activities/settings';
 import type { TlsFiles } from '../postgres/tls';
 import { CertificateWatch } from './certificate-watch';
+import { normalizeBaseUrl, RemoteExtensions } from '../postgres/remote-extensions';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -61,6 +62,8 @@ export interface WorkerOptions {
   leaseRoundsPerRun?: number;
   /** History length at which the lifecycle workflow continues-as-new (tests lower it). */
   historyThreshold?: number;
+  /** -r: the remote extensions' archive store (§2). */
+  remoteExtBaseUrl?: string;
   /** How often compute_ctl_config.tls's certificate is checked for a rotation (§12: 60 s). */
   tlsCheckIntervalMs?: number;
 }
@@ -79,6 +82,7 @@ export interface RunningWorker {
 
 export function validateWorkerOptions(o: WorkerOptions): void {
   if (o.configPath && o.controlPlaneUri) throw new Error('--config and --control-plane-uri cannot be used together');
+  if (o.remoteExtBaseUrl) normalizeBaseUrl(o.remoteExtBaseUrl);
   const idProblem = computeIdProblem(o.computeId, o.orchestratorQueue);
   if (idProblem) throw new Error(idProblem.replace(/^invalid compute id/, 'invalid --compute-id'));
   try {
@@ -103,6 +107,7 @@ interface PodState {
   monitor: ComputeMonitor;
   extensionStats: ExtensionStats;
   metrics: ComputeMetrics;
+  remoteExtensions: RemoteExtensions;
 }
 
 async function podState(o: WorkerOptions, processStartTime: string): Promise<PodState> {
@@ -130,7 +135,13 @@ async function podState(o: WorkerOptions, processStartTime: string): Promise<Pod
     installedExtensions: () => extensionStats.current,
     temporalUp: () => link.stale() === null,
   });
-  return { view, link, ops: new PodOperations(o.computeId, view, link), monitor, extensionStats, metrics };
+  const remoteExtensions = new RemoteExtensions({
+    baseUrl: o.remoteExtBaseUrl ? normalizeBaseUrl(o.remoteExtBaseUrl) : null,
+    buildTag: o.buildTag,
+    postgres: o.postgres,
+    onRequest: (filename, status) => metrics.remoteExtRequests.inc({ filename, http_status: String(status) }),
+  });
+  return { view, link, ops: new PodOperations(o.computeId, view, link), monitor, extensionStats, metrics, remoteExtensions };
 }
 
 /** Resolves when the view says the compute is terminated (from any source: the pod's /terminate, the control plane's). */
@@ -209,7 +220,7 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
           tls: tlsOf(config),
         },
         converter,
-        { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests },
+        { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests, remoteExtensions: s.remoteExtensions },
       ),
     stopped,
     onFailure,
@@ -319,7 +330,7 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
   const config = await loadConfig(o, o.computeId, s.metrics.controlPlaneRequests);
   let http: HttpServers;
   try {
-    http = await httpServers(o, s.ops, s.metrics, config, () => coreRuntime?.coreMetrics() ?? Promise.resolve(null));
+    http = await httpServers(o, s.ops, s.metrics, config, () => coreRuntime?.coreMetrics() ?? Promise.resolve(null), s.remoteExtensions);
   } catch (err) {
     await s.monitor.stop();
     throw err;

@@ -145,8 +145,27 @@ async function findLibraryDir(postgres: string): Promise<string> {
   throw new Error(`cannot find the library directory of ${postgres} (looked in ${candidates.join(', ')})`);
 }
 
-/** Whether the server has the shared library `name` (e.g. pgaudit, neon). */
+/** Whether the server has the shared library `name` (e.g. pgaudit, neon); false where its library directory is unknown. */
 export async function hasLibrary(postgres: string, name: string): Promise<boolean> {
   const { access } = await import('node:fs/promises');
-  return access(path.join(await libraryDir(postgres), `${name}.so`)).then(() => true, () => false);
+  const dir = await libraryDir(postgres).catch(() => null);
+  return dir !== null && access(path.join(dir, `${name}.so`)).then(() => true, () => false);
+}
+
+/**
+ * The server's share directory (`pg_config --sharedir`; else `../share/postgresql` or `../share` of
+ * its bin directory, whichever holds extension/plpgsql.control): where extensions' control files are.
+ */
+export async function shareDir(postgres: string): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
+  if (executable(pgConfig)) {
+    return new Promise<string>((resolve, reject) =>
+      execFile(pgConfig, ['--sharedir'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+    );
+  }
+  const candidates = ['../share/postgresql', '../share'].map((rel) => path.resolve(path.dirname(postgres), rel));
+  const { access } = await import('node:fs/promises');
+  for (const dir of candidates) if (await access(path.join(dir, 'extension', 'plpgsql.control')).then(() => true, () => false)) return dir;
+  throw new Error(`cannot find the share directory of ${postgres} (looked in ${candidates.join(', ')})`);
 }

@@ -33,6 +33,8 @@ export const POLICIES = {
   promoteReplica: { startToCloseTimeout: '3 minutes', heartbeatTimeout: DEAD_POD, retry: once },
   // §11's retries happen inside; a failed fetch waits for the next refresh request (§10).
   fetchConfig: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: once },
+  // Control files and preloaded libraries' archives (§4.2); a failed download is reported, not thrown.
+  prepareRemoteExtensions: { startToCloseTimeout: '10 minutes', heartbeatTimeout: DEAD_POD, retry: { maximumAttempts: 3 } },
   // Helpers of the VM (§2): a missing or failing helper fails the start, as it does Neon's.
   resizeSwap: { startToCloseTimeout: '5 minutes', retry: once },
   setDiskQuota: { startToCloseTimeout: '5 minutes', retry: once },

@@ -15,6 +15,7 @@ export interface StartupSteps {
   resizeSwap(bytes: number): Promise<unknown>;
   setDiskQuota(bytes: number): Promise<unknown>;
   configureLocalProxy(config: unknown): Promise<unknown>;
+  prepareRemoteExtensions(parsed: ParsedSpec): Promise<{ load_ext_ms: number; num_ext_downloaded: number; largest_ext_size: number; total_ext_download_size: number }>;
 }
 
 export interface StepTiming {
@@ -61,6 +62,9 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   const { swap_size_bytes: swap, disk_quota_bytes: quota, local_proxy_config: localProxy } = parsed.spec;
   if (swap !== undefined && swap !== null) await step('resize_swap', 'failed to resize swap', () => steps.resizeSwap(swap));
   if (quota !== undefined && quota !== null) await step('disk_quota', 'failed to set the disk quota', () => steps.setDiskQuota(quota));
+  const extensions = parsed.spec.remote_extensions
+    ? await step('remote_extensions', 'failed to prepare the remote extensions', () => steps.prepareRemoteExtensions(parsed))
+    : null;
   const lsnContext = parsed.storage.type === 'neon' ? 'failed to sync safekeepers' : 'failed to get the start LSN from the upstream';
   const { lsn, checkMs, syncMs } = await step('sync_safekeepers', lsnContext, () => steps.determineStartLsn(parsed));
   const backup = await step('basebackup', `failed to get basebackup@${lsn}`, () => steps.fetchBasebackup(parsed, lsn));
@@ -89,6 +93,14 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
       pageserver_connect_micros: backup.connectMicros,
       start_postgres_ms: ms('start_postgres'),
       config_ms: ms('apply_config'),
+      ...(extensions
+        ? {
+            load_ext_ms: extensions.load_ext_ms,
+            num_ext_downloaded: extensions.num_ext_downloaded,
+            largest_ext_size: extensions.largest_ext_size,
+            total_ext_download_size: extensions.total_ext_download_size,
+          }
+        : {}),
     },
   };
 }

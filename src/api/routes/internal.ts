@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ComputeOperations } from '../../client';
 import { grantSchemaPrivileges, installExtension, SCHEMA_PRIVILEGES } from '../../postgres/local-requests';
 import { ComputeError } from '../../compute/failures';
+import { ExtensionRequestError, type RemoteExtensions } from '../../postgres/remote-extensions';
 import { RequestError, requireRunning } from '../common';
 import { errors } from '../schemas';
 
@@ -14,6 +15,8 @@ export interface InternalRoutesOptions {
   connstr: string;
   /** Each POST /refresh_configuration (pg_cctl_pagestream_request_errors_total). */
   onRefreshRequested?: () => void;
+  /** The pod's remote extensions (absent in tests of other routes: answered as without -r). */
+  remoteExtensions?: RemoteExtensions;
 }
 
 const ExtensionRequest = Type.Object({ extension: Type.String({ minLength: 1 }), database: Type.String({ minLength: 1 }), version: Type.String({ minLength: 1 }) });
@@ -72,8 +75,26 @@ export async function internalRoutes(app: FastifyInstance, opts: InternalRoutesO
     return reply.code(200).send();
   });
 
-  // Remote extensions are not built: Neon's answer when compute_ctl runs without remote storage.
-  app.post('/extension_server/*', { schema: { response: errors(412) } }, async (_request, reply) =>
-    reply.code(412).send({ error: 'remote storage is not configured' }),
+  // §6.4: Postgres (the neon extension) asks for an extension's archive, or a library's
+  // (?is_library=true); answered once it is installed.
+  app.post<{ Params: { '*': string }; Querystring: { is_library?: string } }>(
+    '/extension_server/*',
+    {
+      schema: {
+        querystring: Type.Object({ is_library: Type.Optional(Type.String()) }),
+        response: { 200: Type.Null(), ...errors(404, 409, 412, 500) },
+      },
+    },
+    async (request, reply) => {
+      const filename = request.params['*'];
+      if (!opts.remoteExtensions) return reply.code(412).send({ error: 'remote storage is not configured' });
+      try {
+        await opts.remoteExtensions.request(filename, request.query.is_library === 'true');
+      } catch (err) {
+        if (err instanceof ExtensionRequestError) return reply.code(err.status).send({ error: err.message });
+        throw err;
+      }
+      return reply.code(200).send();
+    },
   );
 }
