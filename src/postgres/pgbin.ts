@@ -59,11 +59,16 @@ const majors = new Map<string, Promise<number>>();
  * --version` serves where there is no pg_config beside it, as in the embedded builds).
  */
 export function postgresMajorVersion(postgres: string): Promise<number> {
-  let known = majors.get(postgres);
+  return remembered(majors, postgres, () => majorOf(postgres));
+}
+
+/** A server's fact found once per process; a failed search is tried again next time. */
+function remembered<T>(cache: Map<string, Promise<T>>, key: string, find: () => Promise<T>): Promise<T> {
+  let known = cache.get(key);
   if (!known) {
-    known = majorOf(postgres);
-    majors.set(postgres, known);
-    known.catch(() => majors.delete(postgres));
+    known = find();
+    cache.set(key, known);
+    known.catch(() => cache.delete(key));
   }
   return known;
 }
@@ -114,36 +119,36 @@ export async function findClientProgram(postgres: string, name: string): Promise
   return found[0]?.file ?? null;
 }
 
-const libraryDirs = new Map<string, Promise<string>>();
-
 /**
- * The server's library directory (`pg_config --pkglibdir`; without a pg_config beside the server, as
- * in the embedded builds, `../lib/postgresql` or `../lib` of its bin directory, whichever holds
- * plpgsql): where shared_preload_libraries are looked for.
+ * Where a server keeps its libraries (shared_preload_libraries) and its shared files (extensions'
+ * control files): `pg_config --pkglibdir` / `--sharedir` beside the server, else (the embedded
+ * builds have no pg_config) the candidate below its bin directory that holds a file always there.
  */
-export function libraryDir(postgres: string): Promise<string> {
-  let known = libraryDirs.get(postgres);
-  if (!known) {
-    known = findLibraryDir(postgres);
-    libraryDirs.set(postgres, known);
-    known.catch(() => libraryDirs.delete(postgres));
-  }
-  return known;
+const INSTALL_DIRS = {
+  pkglibdir: { candidates: ['../lib/postgresql', '../lib'], marker: 'plpgsql.so' },
+  sharedir: { candidates: ['../share/postgresql', '../share'], marker: 'extension/plpgsql.control' },
+} as const;
+const installDirs = new Map<string, Promise<string>>();
+
+function installDir(postgres: string, kind: keyof typeof INSTALL_DIRS): Promise<string> {
+  return remembered(installDirs, `${kind} ${postgres}`, async () => {
+    const { execFile } = await import('node:child_process');
+    const pgConfig = path.join(path.dirname(postgres), 'pg_config');
+    if (executable(pgConfig)) {
+      return new Promise<string>((resolve, reject) =>
+        execFile(pgConfig, [`--${kind}`], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+      );
+    }
+    const { candidates, marker } = INSTALL_DIRS[kind];
+    const dirs = candidates.map((rel) => path.resolve(path.dirname(postgres), rel));
+    const { access } = await import('node:fs/promises');
+    for (const dir of dirs) if (await access(path.join(dir, marker)).then(() => true, () => false)) return dir;
+    throw new Error(`cannot find the ${kind} of ${postgres} (looked in ${dirs.join(', ')})`);
+  });
 }
 
-async function findLibraryDir(postgres: string): Promise<string> {
-  const { execFile } = await import('node:child_process');
-  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
-  if (executable(pgConfig)) {
-    return new Promise<string>((resolve, reject) =>
-      execFile(pgConfig, ['--pkglibdir'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
-    );
-  }
-  const candidates = ['../lib/postgresql', '../lib'].map((rel) => path.resolve(path.dirname(postgres), rel));
-  const { access } = await import('node:fs/promises');
-  for (const dir of candidates) if (await access(path.join(dir, 'plpgsql.so')).then(() => true, () => false)) return dir;
-  throw new Error(`cannot find the library directory of ${postgres} (looked in ${candidates.join(', ')})`);
-}
+export const libraryDir = (postgres: string): Promise<string> => installDir(postgres, 'pkglibdir');
+export const shareDir = (postgres: string): Promise<string> => installDir(postgres, 'sharedir');
 
 /** Whether the server has the shared library `name` (e.g. pgaudit, neon); false where its library directory is unknown. */
 export async function hasLibrary(postgres: string, name: string): Promise<boolean> {
@@ -152,20 +157,3 @@ export async function hasLibrary(postgres: string, name: string): Promise<boolea
   return dir !== null && access(path.join(dir, `${name}.so`)).then(() => true, () => false);
 }
 
-/**
- * The server's share directory (`pg_config --sharedir`; else `../share/postgresql` or `../share` of
- * its bin directory, whichever holds extension/plpgsql.control): where extensions' control files are.
- */
-export async function shareDir(postgres: string): Promise<string> {
-  const { execFile } = await import('node:child_process');
-  const pgConfig = path.join(path.dirname(postgres), 'pg_config');
-  if (executable(pgConfig)) {
-    return new Promise<string>((resolve, reject) =>
-      execFile(pgConfig, ['--sharedir'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
-    );
-  }
-  const candidates = ['../share/postgresql', '../share'].map((rel) => path.resolve(path.dirname(postgres), rel));
-  const { access } = await import('node:fs/promises');
-  for (const dir of candidates) if (await access(path.join(dir, 'extension', 'plpgsql.control')).then(() => true, () => false)) return dir;
-  throw new Error(`cannot find the share directory of ${postgres} (looked in ${candidates.join(', ')})`);
-}

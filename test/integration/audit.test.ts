@@ -3,12 +3,11 @@
 // with their own failure type, and start with one.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Client } from 'pg';
 import { Client as TemporalClient, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { startupWorkflowId } from '../../src/compute/ids';
 import { postmasters } from '../support/postmasters';
-import { configurationRequest, json, postJson, until } from '../support/stack';
+import { configurationRequest, json, postJson, queryRows, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 
 const ROLES = [{ name: 'auditor', encrypted_password: null, options: null }];
@@ -27,29 +26,19 @@ describe('audit logging (pgaudit)', () => {
   const configure = (slot: ComputeSlot, w: WorkerProcess, level: string) =>
     w.api('/configure', postJson(configurationRequest(t.stack, slot.pgPort, { roles: ROLES, databases: DATABASES }, { audit_log_level: level })));
 
-  async function query<T>(connstr: string, sql: string): Promise<T[]> {
-    const c = new Client({ connectionString: connstr });
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  }
-
   test('Log: pgaudit preloaded and installed; a CREATE TABLE is audited in the Postgres log', async () => {
     const { slot, w } = await pod('audit-log');
     const res = await configure(slot, w, 'Log');
     assert.equal(res.status, 200, JSON.stringify(await json(res)));
     const user = `postgresql://auditor@127.0.0.1:${slot.pgPort}/auditdb`;
     const admin = `postgresql://cloud_admin@127.0.0.1:${slot.pgPort}/auditdb`;
-    const [settings] = await query<{ libs: string; log: string }>(admin, "SELECT current_setting('shared_preload_libraries') AS libs, current_setting('pgaudit.log') AS log");
+    const [settings] = await queryRows<{ libs: string; log: string }>(admin, "SELECT current_setting('shared_preload_libraries') AS libs, current_setting('pgaudit.log') AS log");
     assert.deepEqual(settings, { libs: 'pgaudit', log: 'ddl,role' });
     // The system database is compute-ctl's: not audited (§5.5's ALTER DATABASE … SET pgaudit.log).
-    const [system] = await query<{ log: string }>(slot.connstr, "SELECT current_setting('pgaudit.log') AS log");
+    const [system] = await queryRows<{ log: string }>(slot.connstr, "SELECT current_setting('pgaudit.log') AS log");
     assert.equal(system.log, 'none');
-    assert.equal((await query(slot.connstr, "SELECT 1 FROM pg_extension WHERE extname = 'pgaudit'")).length, 1, 'the extension is created');
-    await query(user, 'CREATE TABLE audited_things (id int)');
+    assert.equal((await queryRows(slot.connstr, "SELECT 1 FROM pg_extension WHERE extname = 'pgaudit'")).length, 1, 'the extension is created');
+    await queryRows(user, 'CREATE TABLE audited_things (id int)');
     const line = await until('the audit line', async () => w.log().split('\n').find((l) => l.includes('AUDIT: SESSION') && l.includes('CREATE TABLE audited_things')), 15_000);
     assert.match(line, /^PG:.*AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,.*,CREATE TABLE audited_things \(id int\),/);
     // compute-ctl's own statements are not audited (its sessions set pgaudit.log=none).
@@ -79,12 +68,12 @@ describe('audit logging (pgaudit)', () => {
     const { slot, w } = await pod('audit-full', { AUDIT_LOGGING_ENDPOINT: '127.0.0.1:5140' });
     const started = await configure(slot, w, 'Full');
     assert.equal(started.status, 200, JSON.stringify(await json(started)));
-    const [settings] = await query<{ libs: string; log: string; parameter: string }>(
+    const [settings] = await queryRows<{ libs: string; log: string; parameter: string }>(
       `postgresql://cloud_admin@127.0.0.1:${slot.pgPort}/auditdb`,
       "SELECT current_setting('shared_preload_libraries') AS libs, current_setting('pgaudit.log') AS log, current_setting('pgaudit.log_parameter') AS parameter",
     );
     assert.deepEqual(settings, { libs: 'pgaudit,pgauditlogtofile', log: 'all', parameter: 'on' });
-    const extensions = await query<{ extname: string }>(slot.connstr, "SELECT extname FROM pg_extension WHERE extname LIKE 'pgaudit%' ORDER BY 1");
+    const extensions = await queryRows<{ extname: string }>(slot.connstr, "SELECT extname FROM pg_extension WHERE extname LIKE 'pgaudit%' ORDER BY 1");
     assert.deepEqual(extensions.map((e) => e.extname), ['pgaudit', 'pgauditlogtofile']);
   });
 });

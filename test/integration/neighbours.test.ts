@@ -7,27 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Client } from 'pg';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { lifecycleWorkflowId } from '../../src/compute/ids';
 import { freePort } from '../../src/dev/ports';
 import { chown, spawnOptions } from '../../src/postgres/os';
 import { postmasters } from '../support/postmasters';
-import { configurationRequest, json, postJson, until } from '../support/stack';
+import { configurationRequest, json, postJson, queryRows, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 
 const ROLES = [{ name: 'owner', encrypted_password: null, options: null }];
 const DATABASES = [{ name: 'appdb', owner: 'owner', options: null }];
-
-async function rows<T>(connstr: string, sql: string): Promise<T[]> {
-  const c = new Client({ connectionString: connstr });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
 
 describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", () => {
   const t = useWorkerProcesses();
@@ -82,8 +71,8 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     const bouncer: ChildProcess = spawn('/usr/sbin/pgbouncer', [ini], spawnOptions(t.stack.runAs, { stdio: 'ignore' }));
     const admin = `postgresql://postgres@127.0.0.1:${bouncerPort}/pgbouncer`;
     try {
-      await until('pgbouncer listening', async () => ((await rows(admin, 'SHOW VERSION').catch(() => null)) ? true : undefined), 20_000);
-      const config = async (key: string) => (await rows<{ key: string; value: string }>(admin, 'SHOW CONFIG')).find((r) => r.key === key)?.value;
+      await until('pgbouncer listening', async () => ((await queryRows(admin, 'SHOW VERSION').catch(() => null)) ? true : undefined), 20_000);
+      const config = async (key: string) => (await queryRows<{ key: string; value: string }>(admin, 'SHOW CONFIG')).find((r) => r.key === key)?.value;
       const w = t.spawn(slot, { args: ['--pgbouncer-ini', ini, '--pgbouncer-admin', admin] });
       await until("the worker's API", async () => ((await w.api('/status').catch(() => null))?.ok ? true : undefined), 60_000);
 
@@ -97,7 +86,7 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       assert.match(text, /^; kept: a comment of the operator$/m);
       assert.match(text, /^\* = host=127\.0\.0\.1/m, 'the other sections are kept');
       // A client through pgbouncer reaches the compute's Postgres.
-      const [through] = await rows<{ db: string; port: number }>(`postgresql://cloud_admin@127.0.0.1:${bouncerPort}/appdb`, 'SELECT current_database() AS db, inet_server_port() AS port');
+      const [through] = await queryRows<{ db: string; port: number }>(`postgresql://cloud_admin@127.0.0.1:${bouncerPort}/appdb`, 'SELECT current_database() AS db, inet_server_port() AS port');
       assert.deepEqual(through, { db: 'appdb', port: slot.pgPort });
 
       const again = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '9' } });
@@ -143,7 +132,7 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       const seen = async () => (await readFile(record, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
       await until('the SIGHUP handled', async () => ((await seen()).length > 0 ? true : undefined), 10_000);
       assert.deepEqual(await seen(), [jwks('proxied')], 'one SIGHUP, after the config was written');
-      const [role] = await rows<{ rolcreaterole: boolean; rolcreatedb: boolean; member: boolean }>(
+      const [role] = await queryRows<{ rolcreaterole: boolean; rolcreatedb: boolean; member: boolean }>(
         slot.connstr,
         "SELECT rolcreaterole, rolcreatedb, pg_has_role('proxied', 'neon_superuser', 'member') AS member FROM pg_roles WHERE rolname = 'proxied'",
       );

@@ -9,10 +9,9 @@ import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from 'pg';
 import { freePort } from '../../src/dev/ports';
 import { libraryDir, shareDir } from '../../src/postgres/pgbin';
-import { configurationRequest, json, postJson, until } from '../support/stack';
+import { configurationRequest, json, postJson, queryRows, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 
 const ext = `ccx_remote_${process.pid}`;
@@ -90,15 +89,7 @@ describe('remote extensions', () => {
 
   const internal = (slot: ComputeSlot, name: string, query = '') => fetch(`http://127.0.0.1:${slot.int}/extension_server/${name}${query}`, { method: 'POST' });
 
-  async function sql<T>(slot: ComputeSlot, text: string): Promise<T[]> {
-    const c = new Client({ connectionString: slot.connstr });
-    await c.connect();
-    try {
-      return (await c.query(text)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  }
+  const sql = <T>(slot: ComputeSlot, text: string) => queryRows<T>(slot.connstr, text);
 
   test('control files at the start, the preloaded library before Postgres starts, an extension on request', async () => {
     const { slot, w } = await pod('remote', ['-r', storeUrl]);

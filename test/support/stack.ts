@@ -218,6 +218,18 @@ export function configurationRequest(
   };
 }
 
+/** The rows of one statement on a connection of its own. */
+export async function queryRows<T>(connstr: string, sql: string): Promise<T[]> {
+  const { Client } = await import('pg');
+  const c = new Client({ connectionString: connstr });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
 export function postJson(body: unknown): RequestInit {
   return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
