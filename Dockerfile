@@ -1,7 +1,8 @@
-# The compute pod image: compute-ctl (Node 24 LTS) and the PostgreSQL 15 server it supervises.
+# The compute pod image: compute-ctl (Node 24 LTS) and the PostgreSQL 15 server it supervises, with
+# pgaudit and pgauditlogtofile for audit_log_level (pgbouncer and local_proxy are neighbours of their own).
 FROM node:24-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-15 \
+ && apt-get install -y --no-install-recommends postgresql-15 postgresql-15-pgaudit postgresql-15-pgauditlogtofile \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
