@@ -104,6 +104,8 @@ export class RemoteExtensions {
 
   /** The archive of `ext` downloaded and installed; a download of it already under way is waited for (up to 3 s). */
   async download(ext: string): Promise<DownloadReport> {
+    // A name becomes a path under the staging directory and a URL segment.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(ext)) throw new Error(`${JSON.stringify(ext)} is not an extension name`);
     const running = this.inFlight.get(ext);
     if (running) {
       let timer: NodeJS.Timeout | undefined;
