@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ComputeClient } from './client';
 import { DEFAULT_ORCHESTRATOR_QUEUE } from './compute/ids';
 import { findPostgres } from './postgres/pgbin';
+import { defaultNeighbours, type PodNeighbours } from './activities/settings';
 import { parseComputeConfig, parseComputeSpec, parseConfigurationRequest, type ParsedSpec } from './compute-spec/parse';
 import { log } from './log';
 import { DEFAULT_ORCHESTRATOR_OPTIONS, runOrchestrator } from './orchestrator';
@@ -100,6 +101,8 @@ export function buildProgram(): Command {
       .option('--disk-quota-helper <command>', 'the disk quota helper', '/usr/bin/sudo /neonvm/bin/set-disk-quota')
       .option('--pgbouncer-ini <file>', "pgbouncer's ini, where pgbouncer_settings are written (default: Neon's, by $AUTOSCALING)")
       .option('--pgbouncer-admin <url>', "pgbouncer's admin console as a postgres URL, for RELOAD (default: Neon's, by $AUTOSCALING, password $PGBOUNCER_PASSWORD)")
+      .option('--pgbouncer-pid <file>', "pgbouncer's pid file (killed when the compute terminates)", '/tmp/pgbouncer.pid')
+      .option('--dev', 'on an OS signal, leave pgbouncer and local_proxy running (§9; /terminate always stops them)')
       .option('--local-proxy-config <file>', 'where local_proxy_config is written', '/etc/local_proxy/config.json')
       .option('--local-proxy-pid <file>', "local_proxy's pid file (it is sent SIGHUP)", '/etc/local_proxy/pid')
       .option('-r, --remote-ext-base-url <url>', "the remote extensions' archive store (§2): {url}/{build tag}/{arch}/{pg version}/extensions/{ext}.tar.zst")
@@ -109,6 +112,16 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     const pgdata: string = opts.pgdata;
     const { fanOutTermination, runComputeWorker } = await import('./pod/pod');
+    const neighbours: PodNeighbours = {
+      ...defaultNeighbours(),
+      ...(opts.pgbouncerIni ? { pgbouncerIni: opts.pgbouncerIni } : {}),
+      ...(opts.pgbouncerAdmin ? { pgbouncerAdmin: opts.pgbouncerAdmin } : {}),
+      pgbouncerPid: opts.pgbouncerPid,
+      localProxyConfig: opts.localProxyConfig,
+      localProxyPid: opts.localProxyPid,
+      resizeSwap: opts.resizeSwapOnBind ? splitCommand(opts.resizeSwapHelper) : null,
+      diskQuota: opts.setDiskQuotaForFs ? { command: splitCommand(opts.diskQuotaHelper), mountpoint: opts.setDiskQuotaForFs } : null,
+    };
     const w = await runComputeWorker({
       computeId: opts.computeId,
       pgdata,
@@ -127,14 +140,7 @@ export function buildProgram(): Command {
       privilegedRoleName: opts.privilegedRoleName,
       tlsCheckIntervalMs: opts.tlsCheckInterval * 1000,
       remoteExtBaseUrl: opts.remoteExtBaseUrl,
-      neighbours: {
-        ...(opts.pgbouncerIni ? { pgbouncerIni: opts.pgbouncerIni } : {}),
-        ...(opts.pgbouncerAdmin ? { pgbouncerAdmin: opts.pgbouncerAdmin } : {}),
-        localProxyConfig: opts.localProxyConfig,
-        localProxyPid: opts.localProxyPid,
-        resizeSwap: opts.resizeSwapOnBind ? splitCommand(opts.resizeSwapHelper) : null,
-        diskQuota: opts.setDiskQuotaForFs ? { command: splitCommand(opts.diskQuotaHelper), mountpoint: opts.setDiskQuotaForFs } : null,
-      },
+      neighbours,
       buildTag: opts.buildTag,
       logLevel: opts.logLevel,
       basebackupRetries: retriesFromEnv(),
@@ -142,7 +148,7 @@ export function buildProgram(): Command {
     log('info', `compute ${opts.computeId}: API ${w.externalUrl}, internal ${w.internalUrl}`);
     const stopPostgresAndExit = (why: string) => {
       log('error', why);
-      void fanOutTermination(pgdata).finally(() => process.exit(1));
+      void fanOutTermination(pgdata, opts.dev ? null : neighbours).finally(() => process.exit(1));
     };
     // §9: an OS signal forwards termination to Postgres and exits 1 at once. The lifecycle
     // workflow lives on: a restarted worker finds the compute as it was (and Postgres gone).

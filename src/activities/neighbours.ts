@@ -3,10 +3,10 @@
 // or a reconfiguration did to them is in its history.
 import { promises as fs } from 'node:fs';
 import { ComputeFailure, FAILURE } from '../compute/failures';
-import { configureLocalProxy } from '../postgres/local-proxy';
+import { configureLocalProxy, signalFromPidFile } from '../postgres/local-proxy';
 import { runProgram, tail } from '../postgres/os';
 import { reloadPgbouncer, withPgbouncerSettings } from '../postgres/pgbouncer';
-import { neighboursOf, type ComputeSettings } from './settings';
+import { neighboursOf, type ComputeSettings, type PodNeighbours } from './settings';
 
 /** Runs a helper to completion; a helper that is missing or fails is a permanent failure of `type`. */
 async function runHelper(type: typeof FAILURE.swapResizeFailed | typeof FAILURE.diskQuotaFailed, command: string[], args: string[]): Promise<void> {
@@ -16,6 +16,10 @@ async function runHelper(type: typeof FAILURE.swapResizeFailed | typeof FAILURE.
     throw ComputeFailure.permanent(type, `${shown}: cannot run ${file} (${err.code ?? err.message})`);
   });
   if (r.code !== 0) throw ComputeFailure.permanent(type, `${shown} failed (exit ${r.code ?? r.signal}): ${tail(r.stderr || r.stdout, 5)}`);
+}
+
+export async function stopNeighbours(n: PodNeighbours): Promise<{ pgbouncer: number | null; localProxy: number | null }> {
+  return { pgbouncer: await signalFromPidFile(n.pgbouncerPid, 'SIGKILL'), localProxy: await signalFromPidFile(n.localProxyPid, 'SIGTERM') };
 }
 
 export function neighbourActivities(s: ComputeSettings) {
@@ -35,6 +39,11 @@ export function neighbourActivities(s: ComputeSettings) {
       if (!quota) return { ran: false };
       await runHelper(FAILURE.diskQuotaFailed, quota.command, [String(Math.floor(bytes / 1024)), quota.mountpoint]);
       return { ran: true };
+    },
+
+    /** §9, a termination: SIGKILL to pgbouncer, SIGTERM to local_proxy (each only when running). */
+    async stopNeighbours(): Promise<{ pgbouncer: number | null; localProxy: number | null }> {
+      return stopNeighbours(n());
     },
 
     /** local_proxy_config written where local_proxy reads it, then SIGHUP to local_proxy. */

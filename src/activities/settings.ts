@@ -32,6 +32,8 @@ export interface PodNeighbours {
   pgbouncerIni: string;
   /** pgbouncer's admin console, as a postgres URL (database pgbouncer). */
   pgbouncerAdmin: string;
+  /** pgbouncer's pid file: it is killed when the compute terminates (§9). */
+  pgbouncerPid: string;
   localProxyConfig: string;
   localProxyPid: string;
   /** --resize-swap-on-bind: the helper's command, run with `--once <bytes>`; null when off. */
@@ -51,6 +53,7 @@ export function defaultNeighbours(env: NodeJS.ProcessEnv = process.env): PodNeig
   return {
     pgbouncerIni: vm ? '/etc/pgbouncer.ini' : '/var/db/postgres/pgbouncer/pgbouncer.ini',
     pgbouncerAdmin: vm ? 'postgresql://pgbouncer@%2Ftmp:6432/pgbouncer' : `postgresql://postgres${password}@localhost:6432/pgbouncer?sslmode=disable`,
+    pgbouncerPid: '/tmp/pgbouncer.pid',
     localProxyConfig: '/etc/local_proxy/config.json',
     localProxyPid: '/etc/local_proxy/pid',
     resizeSwap: null,

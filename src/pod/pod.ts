@@ -5,6 +5,7 @@
 import type { PodNeighbours } from '../activities/settings';
 import type { TlsFiles } from '../postgres/tls';
 import { CertificateWatch } from './certificate-watch';
+import { stopNeighbours } from '../activities/neighbours';
 import { normalizeBaseUrl, RemoteExtensions } from '../postgres/remote-extensions';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
@@ -385,12 +386,15 @@ export async function runComputeWorker(o: WorkerOptions): Promise<RunningWorker>
 }
 
 /**
- * The termination fan-out of an OS signal (§9): SIGTERM a running sync-safekeepers, SIGINT the
- * postmaster (fast shutdown: clients disconnected, a shutdown checkpoint). No waiting.
+ * The termination fan-out of an OS signal (§9): SIGTERM a running sync-safekeepers, SIGKILL
+ * pgbouncer and SIGTERM local_proxy (unless --dev: `neighbours` null), SIGINT the postmaster (fast
+ * shutdown: clients disconnected, a shutdown checkpoint). No waiting.
  */
-export async function fanOutTermination(pgdata: string): Promise<void> {
+export async function fanOutTermination(pgdata: string, neighbours: PodNeighbours | null): Promise<void> {
   const { terminateSyncSafekeepers } = await import('../storage/neon/safekeepers');
   terminateSyncSafekeepers();
+  // Unless --dev: SIGKILL to pgbouncer, SIGTERM to local_proxy.
+  if (neighbours) await stopNeighbours(neighbours).catch(() => null);
   await signalPostmaster(pgdata, 'SIGINT').catch(() => null);
 }
 

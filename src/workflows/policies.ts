@@ -40,6 +40,8 @@ export const POLICIES = {
   setDiskQuota: { startToCloseTimeout: '5 minutes', retry: once },
   // Fatal at a first start (§5.1 step 3), in the background on a reconfiguration.
   configureLocalProxy: { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } },
+  // §9: signals only; a failure does not hold the termination up.
+  stopNeighbours: { startToCloseTimeout: '30 seconds', retry: once },
   // In the background: 3 attempts 1 s apart (§4.2 step 3), then logged.
   tunePgbouncer: { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 1 } },
   // Background, best effort: a failure is counted in compute_ctl_db_migration_failed_total.

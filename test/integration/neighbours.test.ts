@@ -73,7 +73,7 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     try {
       await until('pgbouncer listening', async () => ((await queryRows(admin, 'SHOW VERSION').catch(() => null)) ? true : undefined), 20_000);
       const config = async (key: string) => (await queryRows<{ key: string; value: string }>(admin, 'SHOW CONFIG')).find((r) => r.key === key)?.value;
-      const w = t.spawn(slot, { args: ['--pgbouncer-ini', ini, '--pgbouncer-admin', admin] });
+      const w = t.spawn(slot, { args: ['--pgbouncer-ini', ini, '--pgbouncer-admin', admin, '--pgbouncer-pid', path.join(d, 'pgbouncer.pid')] });
       await until("the worker's API", async () => ((await w.api('/status').catch(() => null))?.ok ? true : undefined), 60_000);
 
       const res = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '7', max_client_conn: '123' } });
@@ -97,6 +97,11 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
         const done = (await lifecycleActivities(slot.computeId)).filter((a) => a.type === 'tunePgbouncer');
         return done.length === 2 && done.every((a) => !a.failed) ? true : undefined;
       }, 20_000);
+
+      // §9: the compute's termination kills pgbouncer.
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => bouncer.once('exit', (_code, signal) => resolve(signal)));
+      assert.equal((await w.api('/terminate', { method: 'POST' })).status, 200);
+      assert.equal(await exited, 'SIGKILL');
     } finally {
       bouncer.kill('SIGTERM');
     }
@@ -112,24 +117,32 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     assert.equal(failed.failed, 'PgbouncerConfigFailed');
   });
 
-  test('local_proxy_config: written, local_proxy signalled at the start and on a reconfiguration; its roles plain; no local_proxy fails the start', async () => {
-    const d = await dir('local-proxy');
+  /** A stand-in local_proxy in `d`: it writes its pid file and records each SIGHUP's config and a SIGTERM (then exits). */
+  async function standInLocalProxy(d: string) {
     const [configFile, pidFile, record] = ['config.json', 'pid', 'record.jsonl'].map((f) => path.join(d, f));
-    const standIn = spawn(process.execPath, ['-e', `
+    const proc = spawn(process.execPath, ['-e', `
       const fs = require('fs');
       fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
       process.on('SIGHUP', () => fs.appendFileSync(${JSON.stringify(record)}, fs.readFileSync(${JSON.stringify(configFile)}, 'utf8') + '\\n'));
+      process.on('SIGTERM', () => { fs.appendFileSync(${JSON.stringify(record)}, '"SIGTERM"\\n'); process.exit(0); });
       setInterval(() => {}, 1000);
     `], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    await until('the stand-in ready', async () => ((await readFile(pidFile, 'utf8').catch(() => '')) === String(proc.pid) ? true : undefined), 10_000);
+    const seen = async () => (await readFile(record, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return { proc, exited, seen, configFile, pidFile };
+  }
+
+  test('local_proxy_config: written, local_proxy signalled at the start and on a reconfiguration; its roles plain; no local_proxy fails the start', async () => {
+    const d = await dir('local-proxy');
+    const { proc: standIn, exited, seen, configFile, pidFile } = await standInLocalProxy(d);
     try {
-      await until('the stand-in ready', async () => ((await readFile(pidFile, 'utf8').catch(() => '')) === String(standIn.pid) ? true : undefined), 10_000);
       const { slot, w } = await pod('proxy', ['--local-proxy-config', configFile, '--local-proxy-pid', pidFile]);
       const jwks = (role: string) => ({ jwks: [{ id: 'k1', role_names: [role], jwks_url: 'https://auth.example/jwks', provider_name: 'example', jwt_audience: null }] });
       const roles = [...ROLES, { name: 'proxied', encrypted_password: null, options: null }];
       const res = await configure(slot, w, { local_proxy_config: jwks('proxied') }, roles);
       assert.equal(res.status, 200, JSON.stringify(await json(res)));
       assert.deepEqual(JSON.parse(await readFile(configFile, 'utf8')), jwks('proxied'));
-      const seen = async () => (await readFile(record, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
       await until('the SIGHUP handled', async () => ((await seen()).length > 0 ? true : undefined), 10_000);
       assert.deepEqual(await seen(), [jwks('proxied')], 'one SIGHUP, after the config was written');
       const [role] = await queryRows<{ rolcreaterole: boolean; rolcreatedb: boolean; member: boolean }>(
@@ -141,6 +154,10 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       assert.equal((await configure(slot, w, { local_proxy_config: jwks('owner') }, roles)).status, 200);
       await until('the second SIGHUP', async () => ((await seen()).length === 2 ? true : undefined), 20_000);
       assert.deepEqual((await seen())[1], jwks('owner'));
+      // §9: the compute's termination stops local_proxy.
+      assert.equal((await w.api('/terminate', { method: 'POST' })).status, 200);
+      await exited;
+      assert.equal((await seen()).at(-1), 'SIGTERM');
 
       // No local_proxy running: a first start fails in its step, and leaves no Postgres running.
       const gone = await pod('proxy-gone', ['--local-proxy-config', path.join(d, 'other.json'), '--local-proxy-pid', path.join(d, 'no-such-pid')]);
@@ -153,6 +170,29 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       assert.equal(postmasters(t.stack.postgres, gone.slot.pgdata), 0, 'the failed start stopped its Postgres');
     } finally {
       standIn.kill('SIGKILL');
+    }
+  });
+
+  test('an OS signal to the pod stops local_proxy, unless --dev', async () => {
+    for (const dev of [true, false]) {
+      const d = await dir(`signal-${dev ? 'dev' : 'prod'}`);
+      const proxy = await standInLocalProxy(d);
+      try {
+        const { w } = await pod(`signal-${dev ? 'dev' : 'prod'}`, ['--local-proxy-pid', proxy.pidFile, ...(dev ? ['--dev'] : [])]);
+        // The pod handles signals once it has reached its lifecycle (its /status no longer stale).
+        await until('the lifecycle reached', async () => ((await json(await w.api('/status'))).stale === undefined ? true : undefined), 30_000);
+        w.proc.kill('SIGTERM');
+        assert.equal((await w.exited).code, 1);
+        if (dev) {
+          assert.equal(proxy.proc.exitCode, null, 'local_proxy left running');
+          assert.deepEqual(await proxy.seen(), []);
+        } else {
+          await proxy.exited;
+          assert.deepEqual(await proxy.seen(), ['SIGTERM']);
+        }
+      } finally {
+        proxy.proc.kill('SIGKILL');
+      }
     }
   });
 

@@ -67,6 +67,7 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     setDiskQuota: async () => ({ ran: true }),
     configureLocalProxy: async () => ({ pid: 4000 }),
     tunePgbouncer: async () => {},
+    stopNeighbours: async () => ({ pgbouncer: null, localProxy: null }),
     prepareRemoteExtensions: async () => ({ load_ext_ms: 1, num_ext_downloaded: 1, largest_ext_size: 10, total_ext_download_size: 10, failures: [] }),
   };
 
