@@ -1,7 +1,7 @@
 // Running PostgreSQL's programs: PostgreSQL refuses to run as root, so when compute-ctl is root they
 // run as an unprivileged OS user (--pg-user) and PGDATA belongs to that user.
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface RunAs {
@@ -82,4 +82,21 @@ export function runProgram(
 /** Last `n` non-empty lines of a program's output, for error messages. */
 export function tail(text: string, n = 10): string {
   return text.split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
+}
+
+/** Whether process `pid` runs (not a zombie waiting to be reaped). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie has exited; it only waits to be reaped (an orphaned postmaster whose parent, a killed
+  // worker, was replaced by a PID 1 that does not reap).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux)
+  }
 }

@@ -3,12 +3,12 @@
 // hot standby), watched until it exits, stopped with a signal. A postmaster found on PGDATA that we
 // did not spawn (left by a dead pod) is found through postmaster.pid, so it is never doubled.
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { PostmasterExit } from '../compute/views';
 import { postgresExitMessage } from '../compute/texts';
 import { PgLogForwarder } from './pg-log';
-import { spawnOptions, type RunAs } from './os';
+import { isAlive, spawnOptions, type RunAs } from './os';
 
 export type { PostmasterExit };
 
@@ -37,22 +37,6 @@ function announce(pgdata: string, pid: number): void {
 }
 
 export const READY_TIMEOUT_MS = 60_000;
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie has exited; it only waits to be reaped (an orphaned postmaster whose parent, a killed
-  // worker, was replaced by a PID 1 that does not reap).
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (not Linux)
-  }
-}
 
 /** The PID in PGDATA/postmaster.pid if that process is alive and is a postgres. */
 export async function livePostmasterPid(pgdata: string): Promise<number | null> {

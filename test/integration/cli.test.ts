@@ -13,7 +13,8 @@ import { Client } from 'pg';
 import { Connection } from '@temporalio/client';
 import { freePort } from '../../src/dev/ports';
 import { startTemporalServer, type TemporalServer } from '../../src/dev/temporal-server';
-import { isAlive, livePostmasterPid, stopPostmaster } from '../../src/postgres/postmaster';
+import { isAlive } from '../../src/postgres/os';
+import { livePostmasterPid, stopPostmaster } from '../../src/postgres/postmaster';
 import { configurationRequest, json, startStack, until, type Stack } from '../support/stack';
 import { BIN, computeSlot, spawnWorker, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from 'pg';
-import { isAlive } from '../../src/postgres/postmaster';
+import { isAlive } from '../../src/postgres/os';
 import { statusFileFor } from '../../src/pod/compute-view';
 import { assertStatusAgrees, configurationRequest, json, postJson, useCompute } from '../support/stack';
 import { scramVerifier } from '../support/scram';
