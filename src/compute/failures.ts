@@ -59,36 +59,28 @@ export const FAILURE = {
 
 export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];
 
+/** The failure type of each startup step but sync_safekeepers, whose type depends on the backend. */
+const STEP_FAILURES: Record<string, FailureType> = {
+  prepare_pgdata: FAILURE.pgdataPrepareFailed,
+  resize_swap: FAILURE.swapResizeFailed,
+  disk_quota: FAILURE.diskQuotaFailed,
+  remote_extensions: FAILURE.remoteExtensionsFailed,
+  basebackup: FAILURE.basebackupFailed,
+  finalize_pgdata: FAILURE.configWriteFailed,
+  start_postgres: FAILURE.postgresStartFailed,
+  apply_config: FAILURE.catalogFailed,
+  local_proxy: FAILURE.localProxyConfigFailed,
+};
+
 /**
  * The type of a failed computeStartup, by its step (startup-steps.ts) and the storage backend: what
  * an operator filters on in the Temporal UI. Each step's own activity failures keep their types in
  * the cause.
  */
 export function startupFailureType(step: string, backend: 'neon' | 'postgres'): FailureType {
-  switch (step) {
-    case 'prepare_pgdata':
-      return FAILURE.pgdataPrepareFailed;
-    case 'sync_safekeepers':
-      return backend === 'neon' ? FAILURE.syncSafekeepersFailed : FAILURE.startLsnFailed;
-    case 'basebackup':
-      return FAILURE.basebackupFailed;
-    case 'finalize_pgdata':
-      return FAILURE.configWriteFailed;
-    case 'start_postgres':
-      return FAILURE.postgresStartFailed;
-    case 'apply_config':
-      return FAILURE.catalogFailed;
-    case 'resize_swap':
-      return FAILURE.swapResizeFailed;
-    case 'disk_quota':
-      return FAILURE.diskQuotaFailed;
-    case 'local_proxy':
-      return FAILURE.localProxyConfigFailed;
-    case 'remote_extensions':
-      return FAILURE.remoteExtensionsFailed;
-    default:
-      throw new Error(`no failure type for the startup step ${step}`);
-  }
+  if (step === 'sync_safekeepers') return backend === 'neon' ? FAILURE.syncSafekeepersFailed : FAILURE.startLsnFailed;
+  if (!Object.hasOwn(STEP_FAILURES, step)) throw new Error(`no failure type for the startup step ${step}`);
+  return STEP_FAILURES[step];
 }
 
 /**
