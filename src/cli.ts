@@ -102,7 +102,7 @@ export function buildProgram(): Command {
       .option('--pgbouncer-ini <file>', "pgbouncer's ini, where pgbouncer_settings are written (default: Neon's, by $AUTOSCALING)")
       .option('--pgbouncer-admin <url>', "pgbouncer's admin console as a postgres URL, for RELOAD (default: Neon's, by $AUTOSCALING, password $PGBOUNCER_PASSWORD)")
       .option('--pgbouncer-pid <file>', "pgbouncer's pid file (killed when the compute terminates)", '/tmp/pgbouncer.pid')
-      .option('--dev', 'on an OS signal, leave pgbouncer and local_proxy running (§9; /terminate always stops them)')
+      .option('--dev', 'on an OS signal, leave pgbouncer and local_proxy running (§9; /terminate stops them when the spec uses them)')
       .option('--local-proxy-config <file>', 'where local_proxy_config is written', '/etc/local_proxy/config.json')
       .option('--local-proxy-pid <file>', "local_proxy's pid file (it is sent SIGHUP)", '/etc/local_proxy/pid')
       .option('-r, --remote-ext-base-url <url>', "the remote extensions' archive store (§2): {url}/{build tag}/{arch}/{pg version}/extensions/{ext}.tar.zst")

@@ -3,9 +3,9 @@
 // or a reconfiguration did to them is in its history.
 import { promises as fs } from 'node:fs';
 import { ComputeFailure, FAILURE } from '../compute/failures';
-import { configureLocalProxy, signalFromPidFile } from '../postgres/local-proxy';
-import { runProgram, tail } from '../postgres/os';
-import { reloadPgbouncer, withPgbouncerSettings } from '../postgres/pgbouncer';
+import { configureLocalProxy } from '../postgres/local-proxy';
+import { runProgram, signalFromPidFile, tail } from '../postgres/os';
+import { reloadPgbouncerAfter, withPgbouncerSettings } from '../postgres/pgbouncer';
 import { neighboursOf, type ComputeSettings, type PodNeighbours } from './settings';
 
 /** Runs a helper to completion; a helper that is missing or fails is a permanent failure of `type`. */
@@ -52,22 +52,22 @@ export function neighbourActivities(s: ComputeSettings) {
     },
 
     /**
-     * pgbouncer_settings into pgbouncer.ini's [pgbouncer] section, then RELOAD on its console. The
-     * console is reached first: a pgbouncer that is not up yet fails the attempt before the ini is
-     * touched, and the policy tries again (3 attempts, 1 s apart, as Neon's).
+     * pgbouncer_settings into pgbouncer.ini's [pgbouncer] section, then RELOAD on its console. A
+     * pgbouncer that is not up yet fails the attempt before the ini is touched, and the policy tries
+     * again (3 attempts, 1 s apart, as Neon's).
      */
     async tunePgbouncer(settings: Record<string, string>): Promise<void> {
       const { pgbouncerIni, pgbouncerAdmin } = n();
       const ini = await fs.readFile(pgbouncerIni, 'utf8').catch((err: NodeJS.ErrnoException) => {
         throw ComputeFailure.permanent(FAILURE.pgbouncerConfigFailed, `cannot read pgbouncer's ini ${pgbouncerIni} (${err.code ?? err.message})`);
       });
-      await reloadPgbouncer(pgbouncerAdmin); // reachable?
-      const tmp = `${pgbouncerIni}.tmp`;
-      const stat = await fs.stat(pgbouncerIni);
-      await fs.writeFile(tmp, withPgbouncerSettings(ini, settings), { mode: stat.mode & 0o777 });
-      await fs.chown(tmp, stat.uid, stat.gid).catch(() => undefined);
-      await fs.rename(tmp, pgbouncerIni);
-      await reloadPgbouncer(pgbouncerAdmin);
+      await reloadPgbouncerAfter(pgbouncerAdmin, async () => {
+        const tmp = `${pgbouncerIni}.tmp`;
+        const stat = await fs.stat(pgbouncerIni);
+        await fs.writeFile(tmp, withPgbouncerSettings(ini, settings), { mode: stat.mode & 0o777 });
+        await fs.chown(tmp, stat.uid, stat.gid).catch(() => undefined);
+        await fs.rename(tmp, pgbouncerIni);
+      });
     },
   };
 }

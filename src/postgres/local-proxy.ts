@@ -2,6 +2,7 @@
 // reads it, then SIGHUP to the pid in its pid file, on which it reads the config again.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { pidIn } from './os';
 
 export async function configureLocalProxy(config: unknown, configPath: string, pidPath: string): Promise<{ pid: number }> {
   await fs.mkdir(path.dirname(configPath), { recursive: true });
@@ -21,23 +22,3 @@ export async function configureLocalProxy(config: unknown, configPath: string, p
   return { pid };
 }
 
-/** The pid a pid file starts with (pgbouncer's and local_proxy's hold one number), or null. */
-export function pidIn(text: string): number | null {
-  const pid = Number(text.trim().split(/\s/)[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
-
-/**
- * §9: `signal` to the live process whose pid `pidFile` holds; the pid, or null when there is no
- * such file or process (nothing to stop).
- */
-export async function signalFromPidFile(pidFile: string, signal: NodeJS.Signals): Promise<number | null> {
-  const pid = pidIn(await fs.readFile(pidFile, 'utf8').catch(() => ''));
-  if (pid === null) return null;
-  try {
-    process.kill(pid, signal);
-    return pid;
-  } catch {
-    return null; // gone already
-  }
-}

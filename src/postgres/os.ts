@@ -100,3 +100,24 @@ export function isAlive(pid: number): boolean {
     return true; // no /proc (not Linux)
   }
 }
+
+/** The pid a pid file starts with (pgbouncer's and local_proxy's hold one number), or null. */
+export function pidIn(text: string): number | null {
+  const pid = Number(text.trim().split(/\s/)[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/**
+ * §9: `signal` to the live process whose pid `pidFile` holds; the pid, or null when there is no
+ * such file or process (nothing to stop).
+ */
+export async function signalFromPidFile(pidFile: string, signal: NodeJS.Signals): Promise<number | null> {
+  const pid = pidIn(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+  if (pid === null || !isAlive(pid)) return null;
+  try {
+    process.kill(pid, signal);
+    return pid;
+  } catch {
+    return null; // gone in between
+  }
+}

@@ -37,8 +37,12 @@ export function withPgbouncerSettings(ini: string, settings: Record<string, stri
   return text.endsWith('\n') ? text : `${text}\n`;
 }
 
-/** RELOAD on pgbouncer's admin console (`adminUrl`: a postgres URL of database pgbouncer). */
-export async function reloadPgbouncer(adminUrl: string): Promise<void> {
+/**
+ * On pgbouncer's admin console (`adminUrl`: a postgres URL of database pgbouncer): `change` (the ini
+ * written), then RELOAD. The console is reached first, so a pgbouncer that is not up fails before
+ * anything is changed.
+ */
+export async function reloadPgbouncerAfter(adminUrl: string, change: () => Promise<void>): Promise<void> {
   const { Client } = await import('pg');
   const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   client.on('error', () => undefined);
@@ -48,6 +52,7 @@ export async function reloadPgbouncer(adminUrl: string): Promise<void> {
     throw new Error(`cannot reach pgbouncer's admin console: ${(err as Error).message}`);
   }
   try {
+    await change();
     await client.query('RELOAD');
   } finally {
     await client.end().catch(() => undefined);
