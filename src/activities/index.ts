@@ -7,6 +7,7 @@ import { configActivities } from './config';
 import { extensionActivities } from './extensions';
 import type { RemoteExtensions } from '../postgres/remote-extensions';
 import { instrumented } from './instrument';
+import { lfcActivities, type LfcCounters } from './lfc';
 import { neighbourActivities } from './neighbours';
 import { serializedOnPgdata } from './pgdata-lock';
 import { pgdataActivities } from './pgdata';
@@ -28,6 +29,8 @@ export interface ActivityHooks {
   onReport?: (report: PodReport) => void;
   /** The pod's remote extensions: a start's step and a reconfiguration give them the spec. */
   remoteExtensions?: RemoteExtensions;
+  /** Prewarms and offloads of the LFC, and their errors. */
+  lfc?: LfcCounters;
 }
 
 export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) {
@@ -41,6 +44,7 @@ export function createActivities(s: ComputeSettings, hooks: ActivityHooks = {}) 
     ...neighbourActivities(s),
     ...refreshActivities(s, hooks),
     ...promoteActivities(s),
+    ...lfcActivities(s, hooks.lfc),
     ...reportActivities(hooks.onReport ?? (() => undefined)),
   }));
 }

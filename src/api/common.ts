@@ -61,6 +61,7 @@ export function serverOptions(logLevel: string, computeId?: string): FastifyServ
 
 export const HTTP_STATUS: Record<ComputeErrorKind, number> = {
   invalid_status: 412,
+  in_progress: 429,
   configuration_failed: 500,
   not_found: 404,
   timeout: 504,

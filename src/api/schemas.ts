@@ -2,7 +2,7 @@
 // compile-time checks below keep them and the types of src/compute/status.ts the same shape.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { COMPUTE_STATUSES } from '../compute/status';
-import { type StartupMetrics, type StatusView } from '../compute/views';
+import { type LfcOffloadState, type LfcPrewarmState, type StartupMetrics, type StatusView } from '../compute/views';
 import type { DbsAndRoles } from '../postgres/catalog/inventory';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -58,6 +58,33 @@ export const TerminateResponseSchema = Type.Object({ lsn: Nullable(Type.String()
 export const PromoteCompletedSchema = Type.Object({ status: Type.Literal('completed') });
 export const PromoteFailedSchema = Type.Object({ status: Type.Literal('failed'), error: Type.String() });
 
+/** GET /lfc/prewarm (Neon's LfcPrewarmState, tagged by `status`). */
+export const LfcPrewarmStateSchema = Type.Union([
+  Type.Object({ status: Type.Literal('not_prewarmed') }),
+  Type.Object({ status: Type.Literal('prewarming') }),
+  Type.Object({
+    status: Type.Literal('completed'),
+    total: Int,
+    prewarmed: Int,
+    skipped: Int,
+    state_download_time_ms: Int,
+    uncompress_time_ms: Int,
+    prewarm_time_ms: Int,
+  }),
+  Type.Object({ status: Type.Literal('failed'), error: Type.String() }),
+  Type.Object({ status: Type.Literal('skipped') }),
+  Type.Object({ status: Type.Literal('cancelled') }),
+]);
+
+/** GET /lfc/offload (Neon's LfcOffloadState). */
+export const LfcOffloadStateSchema = Type.Union([
+  Type.Object({ status: Type.Literal('not_offloaded') }),
+  Type.Object({ status: Type.Literal('offloading') }),
+  Type.Object({ status: Type.Literal('completed'), state_query_time_ms: Int, compress_time_ms: Int, state_upload_time_ms: Int }),
+  Type.Object({ status: Type.Literal('failed'), error: Type.String() }),
+  Type.Object({ status: Type.Literal('skipped') }),
+]);
+
 export const DbsAndRolesSchema = Type.Object({
   roles: Type.Array(Type.Object({ name: Type.String(), encrypted_password: Type.Null(), options: Type.Null() })),
   databases: Type.Array(
@@ -75,6 +102,10 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statusViewMatches: Same<Static<typeof StatusViewSchema>, StatusView> = true;
 const metricsMatch: Same<Static<typeof StartupMetricsSchema>, StartupMetrics> = true;
 const inventoryMatches: Same<Static<typeof DbsAndRolesSchema>, DbsAndRoles> = true;
+const prewarmMatches: Same<Static<typeof LfcPrewarmStateSchema>, LfcPrewarmState> = true;
+const offloadMatches: Same<Static<typeof LfcOffloadStateSchema>, LfcOffloadState> = true;
+void prewarmMatches;
+void offloadMatches;
 void statusViewMatches;
 void metricsMatch;
 void inventoryMatches;

@@ -10,6 +10,7 @@ import { internalRoutes } from './routes/internal';
 import type { RemoteExtensions } from '../postgres/remote-extensions';
 import { postgresRoutes } from './routes/database';
 import { computeRoutes } from './routes/compute';
+import { lfcRoutes } from './routes/lfc';
 
 /** What /metrics serves (a prom-client Registry has this shape). */
 export interface Exposition {
@@ -69,6 +70,7 @@ export async function buildExternalServer(opts: ApiOptions): Promise<FastifyInst
     const { auth } = opts;
     if (auth) authenticated.addHook('onRequest', async (request) => auth.check(request.headers.authorization));
     await authenticated.register(computeRoutes, { computes: opts.computes, computeId: opts.computeId });
+    await authenticated.register(lfcRoutes, { computes: opts.computes, computeId: opts.computeId });
     await authenticated.register(postgresRoutes, { computes: opts.computes, computeId: opts.computeId, connstr: opts.connstr, pgbinDir: opts.pgbinDir });
   });
   return app;

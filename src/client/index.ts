@@ -16,6 +16,10 @@ import { ComputeError, FAILURE } from '../compute/failures';
 import { computeIdOf, DEFAULT_ORCHESTRATOR_QUEUE, leaseWorkflowId, lifecycleWorkflowId } from '../compute/ids';
 import {
   configureUpdate,
+  lfcCancelPrewarmUpdate,
+  lfcOffloadUpdate,
+  lfcPrewarmUpdate,
+  lfcQuery,
   postgresExitedUpdate,
   promoteUpdate,
   refreshConfigurationUpdate,
@@ -27,7 +31,7 @@ import { newLifecycleState, statusView, type PodReport, type PostmasterExitRepor
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { invalidStatusMessage, refreshRefusedMessage } from '../compute/texts';
 import { type ComputeStatus } from '../compute/status';
-import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
+import { newLfcStates, type LfcOffloadState, type LfcPrewarmState, type LfcStates, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 
 export { ComputeError, type ComputeErrorKind } from '../compute/failures';
 
@@ -40,6 +44,14 @@ export interface ComputeOperations {
   refreshConfiguration(computeId: string): Promise<boolean>;
   /** §6.3: a Replica made the Primary of `spec`; resolves with how it ended. */
   promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState>;
+  /** §6.3 GET /lfc/prewarm and /lfc/offload. */
+  lfcStates(computeId: string): Promise<LfcStates>;
+  /** §6.3 POST /lfc/prewarm: started (its state, `prewarming`), or refused while one runs. */
+  prewarmLfc(computeId: string, fromEndpoint: string | null): Promise<LfcPrewarmState>;
+  /** §6.3 DELETE /lfc/prewarm. */
+  cancelLfcPrewarm(computeId: string): Promise<LfcPrewarmState>;
+  /** §6.3 POST /lfc/offload: started, or refused while one runs. */
+  offloadLfc(computeId: string): Promise<LfcOffloadState>;
 }
 
 export interface ComputeClientOptions {
@@ -58,6 +70,7 @@ export const DEFAULT_CLIENT_OPTIONS: ComputeClientOptions = { queryTimeoutMs: 5_
 /** What describe() finds in a lifecycle's memo: its last view and the report's order (lifecycle, version). */
 interface LifecycleMemo {
   status?: StatusView;
+  lfc?: LfcStates;
   lifecycle?: string;
   version?: number;
 }
@@ -76,7 +89,8 @@ function isTimeout(err: unknown): boolean {
 /** Maps a failed update to the error the API reports, by the SDK's error classes. */
 function updateError(err: unknown): ComputeError {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-    return new ComputeError(err.cause.type === FAILURE.invalidStatus ? 'invalid_status' : 'configuration_failed', err.cause.message);
+    const kind = err.cause.type === FAILURE.invalidStatus ? 'invalid_status' : err.cause.type === FAILURE.requestInProgress ? 'in_progress' : 'configuration_failed';
+    return new ComputeError(kind, err.cause.message);
   }
   if (err instanceof WorkflowNotFoundError) return new ComputeError('not_found', 'compute not found');
   if (isTimeout(err)) return new ComputeError('timeout', 'timed out waiting for the compute; the operation continues in the background');
@@ -196,7 +210,7 @@ export class ComputeClient implements ComputeOperations {
       if (err instanceof WorkflowNotFoundError) return null;
       throw err;
     }
-    return memo?.status ? { lifecycle: memo.lifecycle ?? '', version: memo.version ?? 0, view: memo.status } : null;
+    return memo?.status ? { lifecycle: memo.lifecycle ?? '', version: memo.version ?? 0, view: memo.status, lfc: memo.lfc } : null;
   }
 
   /**
@@ -263,6 +277,38 @@ export class ComputeClient implements ComputeOperations {
           this.handle(computeId).executeUpdate(promoteUpdate, { args: [spec, walFlushLsn], updateId: requestId }),
         ),
       );
+    } catch (err) {
+      const closed = await this.closedStatus(computeId, err);
+      throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);
+    }
+  }
+
+  async lfcStates(computeId: string): Promise<LfcStates> {
+    try {
+      return await this.deadline(this.options.queryTimeoutMs, () => this.handle(computeId).query(lfcQuery));
+    } catch (err) {
+      const memo = await this.memo(computeId);
+      if (memo?.status) return memo.lfc ?? newLfcStates();
+      throw err instanceof WorkflowNotFoundError ? new ComputeError('not_found', 'compute not found') : updateError(err);
+    }
+  }
+
+  prewarmLfc(computeId: string, fromEndpoint: string | null): Promise<LfcPrewarmState> {
+    return this.lfcUpdate(computeId, () => this.handle(computeId).executeUpdate(lfcPrewarmUpdate, { args: [fromEndpoint] }));
+  }
+
+  cancelLfcPrewarm(computeId: string): Promise<LfcPrewarmState> {
+    return this.lfcUpdate(computeId, () => this.handle(computeId).executeUpdate(lfcCancelPrewarmUpdate));
+  }
+
+  offloadLfc(computeId: string): Promise<LfcOffloadState> {
+    return this.lfcUpdate(computeId, () => this.handle(computeId).executeUpdate(lfcOffloadUpdate));
+  }
+
+  /** The LFC updates complete once recorded: the operation itself runs in the background. */
+  private async lfcUpdate<T>(computeId: string, fn: () => Promise<Reported<T>>): Promise<T> {
+    try {
+      return this.unwrap(await this.deadline(this.options.queryTimeoutMs, fn));
     } catch (err) {
       const closed = await this.closedStatus(computeId, err);
       throw closed ? new ComputeError('invalid_status', invalidStatusMessage(closed.status)) : updateError(err);

@@ -53,6 +53,8 @@ export const FAILURE = {
   localProxyConfigFailed: 'LocalProxyConfigFailed',
   /** pgbouncer_settings could not be applied (logged, never fails the compute). */
   pgbouncerConfigFailed: 'PgbouncerConfigFailed',
+  /** An update validator refused: a request of that kind is running (LFC prewarm, offload: HTTP 429). */
+  requestInProgress: 'RequestInProgress',
   /** A restarted worker ended the attempt its dead predecessor had left running (retried). */
   workerLost: 'WorkerLost',
 } as const;
@@ -110,7 +112,7 @@ export class ComputeFailure extends Error {
 }
 
 /** What the client reports to its callers; the HTTP API answers each kind with one status. */
-export type ComputeErrorKind = 'invalid_status' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
+export type ComputeErrorKind = 'invalid_status' | 'in_progress' | 'configuration_failed' | 'not_found' | 'timeout' | 'unavailable';
 
 export class ComputeError extends Error {
   constructor(

@@ -2,7 +2,7 @@
 // view the pod keeps: plain data, shared by the workflow (its state and memo), the client (the memo
 // a new workflow starts with) and the pod (which answers /status from the last report).
 import type { ParsedSpec } from '../compute-spec/parse';
-import { emptyMetrics, type LeaseState, type PostmasterExit, type StartupMetrics, type StatusView, type TerminateMode } from './views';
+import { emptyMetrics, newLfcStates, type LeaseState, type LfcStates, type PostmasterExit, type StartupMetrics, type StatusView, type TerminateMode } from './views';
 import { type ComputeStatus } from './status';
 
 /** Everything the workflow knows; plain data so it can be carried through continue-as-new. */
@@ -36,6 +36,8 @@ export interface LifecycleState {
   lease: LeaseState | null;
   /** The lsnLease child workflow was started (Static computes on Neon storage). */
   leaseStarted: boolean;
+  /** LFC prewarm and offload (§6.3) of the running Postgres; a new start begins them anew. */
+  lfc: LfcStates;
 }
 
 /** A compute that has just been created. */
@@ -60,6 +62,7 @@ export function newLifecycleState(computeId: string, startTime: string, lifecycl
     pendingRestart: [],
     lease: null,
     leaseStarted: false,
+    lfc: newLfcStates(),
   };
 }
 
@@ -93,10 +96,12 @@ export interface PodReport {
   view: StatusView;
   /** Once a termination was asked: how (the pod keeps serving 30 s after a fast one, 300 ms after an immediate one). */
   terminateMode?: TerminateMode | null;
+  /** GET /lfc/prewarm and /lfc/offload (absent in reports read from a memo, and in older ones). */
+  lfc?: LfcStates;
 }
 
 export function podReport(state: LifecycleState): PodReport {
-  return { lifecycle: state.lifecycleId, version: state.version, view: statusView(state), terminateMode: state.terminateMode };
+  return { lifecycle: state.lifecycleId, version: state.version, view: statusView(state), terminateMode: state.terminateMode, lfc: state.lfc };
 }
 
 /** The pod's event when the postmaster it watched exited: the lifecycle fails the compute if it was the one it started. */

@@ -3,7 +3,7 @@
 export const REDACTED = '<redacted>';
 
 /** Keys whose string value is a secret whatever it looks like. */
-const SECRET_KEYS = /^(encrypted_password|storage_auth_token|password|passwd|token|access_token|secret|private_key|payload_key)$/i;
+const SECRET_KEYS = /^(encrypted_password|storage_auth_token|endpoint_storage_token|password|passwd|token|access_token|secret|private_key|payload_key)$/i;
 
 const SECRET_TEXTS: [RegExp, string][] = [
   // SCRAM verifiers and md5 hashes (pg_authid's forms)

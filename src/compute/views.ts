@@ -107,3 +107,39 @@ export interface TerminateResult {
   /** true when the compute was already terminated (HTTP 201). */
   already_terminated: boolean;
 }
+
+/** /lfc/prewarm's state (§6.3, Neon's LfcPrewarmState): tagged by `status`. */
+export type LfcPrewarmState =
+  | { status: 'not_prewarmed' }
+  | { status: 'prewarming' }
+  | {
+      status: 'completed';
+      total: number;
+      prewarmed: number;
+      skipped: number;
+      state_download_time_ms: number;
+      uncompress_time_ms: number;
+      prewarm_time_ms: number;
+    }
+  | { status: 'failed'; error: string }
+  /** The endpoint storage has no state for the endpoint (404). */
+  | { status: 'skipped' }
+  | { status: 'cancelled' };
+
+/** /lfc/offload's state (§6.3, Neon's LfcOffloadState). */
+export type LfcOffloadState =
+  | { status: 'not_offloaded' }
+  | { status: 'offloading' }
+  | { status: 'completed'; state_query_time_ms: number; compress_time_ms: number; state_upload_time_ms: number }
+  | { status: 'failed'; error: string }
+  /** Nothing was cached: nothing uploaded. */
+  | { status: 'skipped' };
+
+export interface LfcStates {
+  prewarm: LfcPrewarmState;
+  offload: LfcOffloadState;
+}
+
+export function newLfcStates(): LfcStates {
+  return { prewarm: { status: 'not_prewarmed' }, offload: { status: 'not_offloaded' } };
+}

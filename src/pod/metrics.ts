@@ -4,6 +4,7 @@ import { displayStatus } from '../compute/texts';
 import { type StatusView } from '../compute/views';
 import type { InstalledExtension } from '../postgres/installed-extensions';
 import type { Exposition } from '../api/server';
+import type { LfcCounters } from '../activities/lfc';
 import { omitEmptyFamilies } from '../compute/exposition';
 
 /** What the process observes itself, beside the workflow's status. */
@@ -22,6 +23,7 @@ export interface ComputeMetrics {
   controlPlaneRequests: Counter<'rpc' | 'http_status'>;
   refreshRequests: Counter;
   remoteExtRequests: Counter<'http_status' | 'filename'>;
+  lfc: LfcCounters;
 }
 
 export function createMetrics(buildTag: string, readStatus: () => Promise<StatusView>, sources: MetricSources): ComputeMetrics {
@@ -129,6 +131,13 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
     labelNames: ['http_status', 'filename'] as const,
     registers: [registry],
   });
+  const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+  const lfc: LfcCounters = {
+    prewarms: counter('compute_ctl_lfc_prewarms_total', 'LFC prewarms (POST /lfc/prewarm and autoprewarm)'),
+    prewarmErrors: counter('compute_ctl_lfc_prewarm_errors_total', 'LFC prewarms that failed'),
+    offloads: counter('compute_ctl_lfc_offloads_total', 'LFC offloads (POST /lfc/offload and periodic)'),
+    offloadErrors: counter('compute_ctl_lfc_offload_errors_total', 'LFC offloads that failed'),
+  };
   const exposition: Exposition = {
     contentType: registry.contentType,
     async metrics() {
@@ -137,5 +146,5 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
       return omitEmptyFamilies(text);
     },
   };
-  return { exposition, migrationFailures, controlPlaneRequests, refreshRequests, remoteExtRequests };
+  return { exposition, migrationFailures, controlPlaneRequests, refreshRequests, remoteExtRequests, lfc };
 }

@@ -5,7 +5,7 @@
 import type { ComputeClient, ComputeOperations } from '../client';
 import { ComputeError } from '../compute/failures';
 import type { PostmasterExitReport } from '../compute/lifecycle-state';
-import type { PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
+import { newLfcStates, type LfcOffloadState, type LfcPrewarmState, type LfcStates, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { ComputeView } from './compute-view';
 import { CONNECTING, type TemporalLink } from './temporal-link';
@@ -77,6 +77,23 @@ export class PodOperations implements ComputeOperations {
 
   async promote(_computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState> {
     return this.call((c) => c.promote(this.computeId, spec, walFlushLsn, requestId));
+  }
+
+  /** From the lifecycle's last report, as /status is. */
+  async lfcStates(_computeId: string): Promise<LfcStates> {
+    return this.view.current().lfc ?? newLfcStates();
+  }
+
+  async prewarmLfc(_computeId: string, fromEndpoint: string | null): Promise<LfcPrewarmState> {
+    return this.call((c) => c.prewarmLfc(this.computeId, fromEndpoint));
+  }
+
+  async cancelLfcPrewarm(_computeId: string): Promise<LfcPrewarmState> {
+    return this.call((c) => c.cancelLfcPrewarm(this.computeId));
+  }
+
+  async offloadLfc(_computeId: string): Promise<LfcOffloadState> {
+    return this.call((c) => c.offloadLfc(this.computeId));
   }
 
   async refreshConfiguration(_computeId: string): Promise<boolean> {

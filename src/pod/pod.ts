@@ -221,7 +221,7 @@ async function connectTemporal(o: WorkerOptions, s: PodState, config: ParsedConf
           tls: tlsOf(config),
         },
         converter,
-        { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests, remoteExtensions: s.remoteExtensions },
+        { onReport: take, migrationFailures: s.metrics.migrationFailures, controlPlaneRequests: s.metrics.controlPlaneRequests, remoteExtensions: s.remoteExtensions, lfc: s.metrics.lfc },
       ),
     stopped,
     onFailure,

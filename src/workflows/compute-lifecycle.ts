@@ -15,6 +15,7 @@ import {
 import { newLifecycleState, podReport, statusView, type LifecycleState, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
 import { canTransition, CONFIGURE_ALLOWED, isTerminationPending, REFRESH_ALLOWED, TERMINATE_ALLOWED, terminationPending, type ComputeStatus } from '../compute/status';
 import { invalidStatusMessage, refreshRefusedMessage } from '../compute/texts';
+import { newLfcStates } from '../compute/views';
 import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { postgresExitMessage } from '../compute/texts';
@@ -22,9 +23,14 @@ import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spe
 import { stepsOf, type ComputeSteps } from './activity-proxies';
 import { errorChain } from './errors';
 import { lsnLease } from './lease';
+import { LfcOperations } from './lfc';
 import {
   configureUpdate,
   leaseUpdateSignal,
+  lfcCancelPrewarmUpdate,
+  lfcOffloadUpdate,
+  lfcPrewarmUpdate,
+  lfcQuery,
   pageserversChangedSignal,
   certificateChangedUpdate,
   postgresExitedUpdate,
@@ -88,6 +94,10 @@ interface ConfigureRequest {
   handled: boolean;
 }
 
+/** §6.3's answers (Neon's texts) to a second prewarm or offload while one runs. */
+const PREWARM_IN_PROGRESS = 'Multiple requests for prewarm are not allowed';
+const OFFLOAD_IN_PROGRESS = 'Multiple requests for prewarm offload are not allowed';
+
 function rejectUnless(allowed: readonly ComputeStatus[], status: ComputeStatus): void {
   if (!allowed.includes(status)) {
     throw wf.ApplicationFailure.create({ message: invalidStatusMessage(status), type: FAILURE.invalidStatus, nonRetryable: true });
@@ -107,10 +117,15 @@ export class ComputeLifecycle {
   /** A report to the pod is on its way; the version the pod was last sent. */
   private reporting = false;
   private reportedVersion = 0;
+  /** LFC prewarm and offload, beside the main loop. */
+  private readonly lfc: LfcOperations;
 
   constructor(private readonly input: LifecycleInput) {
     this.state = input.state ?? newLifecycleState(input.computeId, input.processStartTime ?? new Date().toISOString(), input.lifecycleId ?? wf.uuid4());
     this.steps = stepsOf(this.state.computeId);
+    // A state carried from a run that predates the LFC states.
+    this.state.lfc ??= newLfcStates();
+    this.lfc = new LfcOperations(this.state, this.steps, () => this.publish());
     // A spec given at start is carried out at once; after continue-as-new it has been already.
     this.pending = input.state === undefined && input.spec ? { spec: input.spec, handled: false } : null;
   }
@@ -144,10 +159,40 @@ export class ComputeLifecycle {
       await this.handleConfigure(this.state.spec);
       return this.reported(true);
     });
+    wf.setHandler(lfcQuery, () => this.state.lfc);
+    wf.setHandler(
+      lfcPrewarmUpdate,
+      (fromEndpoint) => {
+        this.lfc.prewarm(this.state.spec!, fromEndpoint);
+        return this.reported(this.state.lfc.prewarm);
+      },
+      { validator: (_from: string | null) => this.rejectLfcRequest(this.lfc.prewarming(), PREWARM_IN_PROGRESS) },
+    );
+    wf.setHandler(lfcCancelPrewarmUpdate, () => {
+      this.lfc.cancelPrewarm();
+      return this.reported(this.state.lfc.prewarm);
+    });
+    wf.setHandler(
+      lfcOffloadUpdate,
+      () => {
+        void this.lfc.offload(this.state.spec!, false);
+        return this.reported(this.state.lfc.offload);
+      },
+      { validator: () => this.rejectLfcRequest(this.lfc.offloadRunning(), OFFLOAD_IN_PROGRESS) },
+    );
     wf.setHandler(postgresExitedUpdate, (exit) => {
       this.postgresExit = exit;
       return this.reported(null);
     });
+  }
+
+  /** An LFC request needs the compute's Postgres (412), and one of its kind at a time (429). */
+  private rejectLfcRequest(running: boolean, inProgress: string): void {
+    const { status } = this.state;
+    if (!this.state.postgresRunning || !this.state.spec || isTerminationPending(status) || status === 'terminated') {
+      throw wf.ApplicationFailure.create({ message: invalidStatusMessage(status), type: FAILURE.invalidStatus, nonRetryable: true });
+    }
+    if (running) throw wf.ApplicationFailure.create({ message: inProgress, type: FAILURE.requestInProgress, nonRetryable: true });
   }
 
   /** The /status body; also the memo, so that describe() answers when no worker is polling. */
@@ -172,7 +217,7 @@ export class ComputeLifecycle {
    */
   private publish(): void {
     this.state.version++;
-    wf.upsertMemo({ status: this.view(), lifecycle: this.state.lifecycleId, version: this.state.version });
+    wf.upsertMemo({ status: this.view(), lifecycle: this.state.lifecycleId, version: this.state.version, lfc: this.state.lfc });
     this.upsertSearchAttributes();
     this.tellPod();
   }
@@ -260,6 +305,8 @@ export class ComputeLifecycle {
   /** The status is published at once: a new compute's, or the one carried through continue-as-new. */
   begin(): void {
     this.publish();
+    // After continue-as-new: the periodic offload goes on in this run.
+    if (this.state.postgresRunning) this.lfc.startPeriodicOffload(() => this.state.spec);
   }
 
   /** The postmaster the last start left running has exited (the pod said so). */
@@ -279,7 +326,7 @@ export class ComputeLifecycle {
     if (this.promotionDue()) return 'promote';
     if (this.refreshRequested && this.pending === null) return 'refresh';
     if (this.pending !== null) return 'configure';
-    const atRest = (status === 'empty' || status === 'running' || status === 'failed') && !this.refreshRequested && wf.allHandlersFinished();
+    const atRest = (status === 'empty' || status === 'running' || status === 'failed') && !this.refreshRequested && wf.allHandlersFinished() && !this.lfc.busy();
     const info = wf.workflowInfo();
     if (atRest && (info.historyLength >= (this.input.historyThreshold ?? HISTORY_THRESHOLD) || info.continueAsNewSuggested)) return 'continue_as_new';
     return null;
@@ -304,6 +351,7 @@ export class ComputeLifecycle {
   failOnPostgresExit(): void {
     const { exit } = this.postgresExit!;
     this.postgresExit = null;
+    this.lfc.stop();
     this.state.postgresRunning = false;
     this.state.postmasterPid = null;
     const message = postgresExitMessage(exit);
@@ -329,6 +377,7 @@ export class ComputeLifecycle {
   }
 
   async terminate(): Promise<void> {
+    this.lfc.stop();
     if (this.state.leaseStarted) {
       await wf.getExternalWorkflowHandle(leaseWorkflowId(this.state.computeId)).cancel().catch(() => undefined);
     }
@@ -368,6 +417,9 @@ export class ComputeLifecycle {
     }
     // An exit reported before this start is of a postmaster an earlier start left.
     this.postgresExit = null;
+    // A new Postgres: a new cache (§6.3's states are the process's in Neon).
+    this.lfc.stop();
+    state.lfc = newLfcStates();
     this.setStatus('init');
     const attempt = ++state.startAttempts;
     try {
@@ -386,6 +438,9 @@ export class ComputeLifecycle {
       // §5.8: in the background; a failure is counted by the activity, never fails the compute.
       this.steps.runMigrations(spec).catch(() => undefined);
       this.tuneNeighbours(spec, false);
+      // §4.2 step 10, in the background.
+      if (spec.spec.autoprewarm) this.lfc.prewarm(spec, null);
+      this.lfc.startPeriodicOffload(() => this.state.spec);
       if (spec.mode.type === 'static' && spec.storage.type === 'neon') {
         // Abandoned, not terminated, when this run closes: it outlives continue-as-new, and
         // termination cancels it explicitly.
@@ -446,6 +501,8 @@ export class ComputeLifecycle {
       state.pendingRestart = result.pendingRestart;
       state.error = null;
       this.tuneNeighbours(spec, true);
+      // A spec that now sets offload_lfc_interval_seconds starts the rounds (a changed one is read each round).
+      this.lfc.startPeriodicOffload(() => this.state.spec);
       return null;
     } catch (err) {
       return errorChain(err);
@@ -501,6 +558,11 @@ export class ComputeLifecycle {
     const current = this.state.spec;
     if (!current || current.mode.type !== 'replica') {
       promotion.result = { status: 'failed', error: `${current?.mode.type ?? 'a compute without a spec'} is not replica` };
+      return;
+    }
+    // §6.3: not over a cache being filled (Neon refuses a replica never prewarmed too: see the README).
+    if (this.lfc.prewarming()) {
+      promotion.result = { status: 'failed', error: 'compute Prewarming' };
       return;
     }
     const attempt = ++this.state.promoteAttempts;

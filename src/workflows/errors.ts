@@ -28,3 +28,8 @@ export function errorChain(err: unknown): string {
   if (causes.length === 1) return `${first}\n\nCaused by:\n    ${causes[0]}`;
   return `${first}\n\nCaused by:\n${causes.map((c, i) => `    ${i}: ${c}`).join('\n')}`;
 }
+
+/** The chain on one line, `outer: cause: cause` (anyhow's `{:#}`, the form of Neon's LFC `error` fields). */
+export function errorText(err: unknown): string {
+  return messages(err).join(': ') || 'unknown error';
+}

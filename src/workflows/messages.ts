@@ -2,7 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ParsedSpec } from '../compute-spec/parse';
 import type { PostmasterExitReport, Reported } from '../compute/lifecycle-state';
-import type { LeaseState, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
+import type { LeaseState, LfcOffloadState, LfcPrewarmState, LfcStates, PromoteState, StatusView, TerminateMode, TerminateResult } from '../compute/views';
 
 /** The /status body, as the lifecycle holds it (`compute-ctl status`). */
 export const statusQuery = defineQuery<StatusView>('status');
@@ -38,6 +38,19 @@ export const postgresExitedUpdate = defineUpdate<Reported<null>, [PostmasterExit
  * is done, `false` when the compute was not running (its next start copies the pair anyway).
  */
 export const certificateChangedUpdate = defineUpdate<Reported<boolean>>('certificateChanged');
+
+/** GET /lfc/prewarm and /lfc/offload as the lifecycle holds them. */
+export const lfcQuery = defineQuery<LfcStates>('lfc');
+
+/**
+ * §6.3 POST /lfc/prewarm[?from_endpoint=]: the prewarm starts in the background and the update
+ * completes at once (202); refused while one runs (429) or while Postgres is not up (412).
+ */
+export const lfcPrewarmUpdate = defineUpdate<Reported<LfcPrewarmState>, [string | null]>('lfcPrewarm');
+/** §6.3 DELETE /lfc/prewarm: a running prewarm is cancelled (completes at once; nothing when none runs). */
+export const lfcCancelPrewarmUpdate = defineUpdate<Reported<LfcPrewarmState>>('lfcCancelPrewarm');
+/** §6.3 POST /lfc/offload: the offload starts in the background; refused while one runs (429). */
+export const lfcOffloadUpdate = defineUpdate<Reported<LfcOffloadState>>('lfcOffload');
 
 /** Lease workflow → lifecycle: the lease's state after each round. */
 export const leaseUpdateSignal = defineSignal<[LeaseState]>('leaseUpdate');

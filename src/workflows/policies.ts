@@ -1,4 +1,5 @@
 // Timeouts and retry policies of every activity, in one place.
+import { ActivityCancellationType } from '@temporalio/common';
 import type { ActivityOptions } from '@temporalio/workflow';
 
 const once = { maximumAttempts: 1 };
@@ -51,6 +52,16 @@ export const POLICIES = {
   finalLsn: { startToCloseTimeout: '2 minutes', heartbeatTimeout: DEAD_POD, retry: once },
   // One round; the lease workflow does its own backoff (§8.2), visible in its history.
   acquireLeases: { startToCloseTimeout: '30 seconds', retry: once },
+  // §6.3, in the background: once (a failure is the `failed` state; the next request tries again).
+  // DELETE /lfc/prewarm reaches the activity with a heartbeat's answer, and the prewarm state says
+  // `cancelled` only once it has stopped: a short heartbeat timeout keeps that prompt.
+  prewarmLfc: {
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '5 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: once,
+  },
+  offloadLfc: { startToCloseTimeout: '10 minutes', heartbeatTimeout: DEAD_POD, retry: once },
   // The pod's copy of the status view. Not awaited by the lifecycle; a pod that is gone for a
   // minute reads the view again when it boots (the podReport query), so the report may lapse.
   reportStatus: {

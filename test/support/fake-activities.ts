@@ -68,6 +68,8 @@ export function fakeCompute(overrides: Partial<Impl> = {}): FakeCompute {
     configureLocalProxy: async () => ({ pid: 4000 }),
     tunePgbouncer: async () => {},
     stopNeighbours: async () => ({ pgbouncer: null, localProxy: null }),
+    prewarmLfc: async () => ({ status: 'completed', total: 3, prewarmed: 3, skipped: 0, state_download_time_ms: 1, uncompress_time_ms: 1, prewarm_time_ms: 1 }),
+    offloadLfc: async () => ({ status: 'completed', state_query_time_ms: 1, compress_time_ms: 1, state_upload_time_ms: 1 }),
     prepareRemoteExtensions: async () => ({ load_ext_ms: 1, num_ext_downloaded: 1, largest_ext_size: 10, total_ext_download_size: 10, failures: [] }),
   };
 

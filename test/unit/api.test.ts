@@ -8,7 +8,7 @@ import type { Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
 import { ComputeError, type ComputeErrorKind } from '../../src/compute/failures';
-import { emptyMetrics, type PromoteState, type StatusView, type TerminateMode } from '../../src/compute/views';
+import { emptyMetrics, newLfcStates, type LfcStates, type PromoteState, type StatusView, type TerminateMode } from '../../src/compute/views';
 import type { ParsedSpec } from '../../src/compute-spec/parse';
 
 const VIEW: StatusView = {
@@ -56,6 +56,27 @@ class FakeComputes implements ComputeOperations {
   async refreshConfiguration(computeId: string) {
     this.calls.push({ op: 'refreshConfiguration', computeId });
     return true;
+  }
+  lfc: LfcStates = newLfcStates();
+  async lfcStates(computeId: string): Promise<LfcStates> {
+    this.calls.push({ op: 'lfcStates', computeId });
+    if (this.fail) throw this.fail;
+    return this.lfc;
+  }
+  async prewarmLfc(computeId: string, fromEndpoint: string | null) {
+    this.calls.push({ op: 'prewarmLfc', computeId, arg: fromEndpoint });
+    if (this.fail) throw this.fail;
+    return { status: 'prewarming' as const };
+  }
+  async cancelLfcPrewarm(computeId: string) {
+    this.calls.push({ op: 'cancelLfcPrewarm', computeId });
+    if (this.fail) throw this.fail;
+    return this.lfc.prewarm;
+  }
+  async offloadLfc(computeId: string) {
+    this.calls.push({ op: 'offloadLfc', computeId });
+    if (this.fail) throw this.fail;
+    return { status: 'offloading' as const };
   }
   promoteAnswer: PromoteState = { status: 'completed' };
   async promote(computeId: string, spec: ParsedSpec, walFlushLsn: string, requestId?: string): Promise<PromoteState> {
@@ -113,6 +134,7 @@ describe('external API contract (app.inject, fake client)', () => {
   test('client errors map to statuses with {"error"}', async () => {
     const expected: [ComputeErrorKind, number][] = [
       ['invalid_status', 412],
+      ['in_progress', 429],
       ['configuration_failed', 500],
       ['not_found', 404],
       ['timeout', 504],
@@ -126,6 +148,39 @@ describe('external API contract (app.inject, fake client)', () => {
       assert.equal(res.statusCode, code, kind);
       assert.deepEqual(res.json(), { error: `the ${kind} text` });
     }
+  });
+
+  test('/lfc/prewarm and /lfc/offload: the states as the client holds them, 202 for a request, 429 while one runs', async () => {
+    const { app, computes } = await server(new FakeComputes());
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/lfc/prewarm' })).json(), { status: 'not_prewarmed' });
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/lfc/offload' })).json(), { status: 'not_offloaded' });
+    computes.lfc = {
+      prewarm: { status: 'completed', total: 10, prewarmed: 8, skipped: 2, state_download_time_ms: 1, uncompress_time_ms: 2, prewarm_time_ms: 3 },
+      offload: { status: 'failed', error: 'request to endpoint storage failed: 500 Internal Server Error' },
+    };
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/lfc/prewarm' })).json(), computes.lfc.prewarm);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/lfc/offload' })).json(), computes.lfc.offload);
+
+    let res = await app.inject({ method: 'POST', url: '/lfc/prewarm?from_endpoint=ep-primary' });
+    assert.equal(res.statusCode, 202);
+    assert.equal(res.body, '');
+    res = await app.inject({ method: 'POST', url: '/lfc/prewarm' });
+    assert.equal(res.statusCode, 202);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/lfc/prewarm' })).statusCode, 202);
+    assert.equal((await app.inject({ method: 'POST', url: '/lfc/offload' })).statusCode, 202);
+    assert.deepEqual(
+      computes.calls.filter((c) => c.op !== 'lfcStates').map((c) => [c.op, c.arg ?? null]),
+      [['prewarmLfc', 'ep-primary'], ['prewarmLfc', null], ['cancelLfcPrewarm', null], ['offloadLfc', null]],
+    );
+    // An empty from_endpoint names nothing: refused before the client.
+    res = await app.inject({ method: 'POST', url: '/lfc/prewarm?from_endpoint=' });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().error, /from_endpoint/);
+
+    computes.fail = new ComputeError('in_progress', 'Multiple requests for prewarm are not allowed');
+    res = await app.inject({ method: 'POST', url: '/lfc/prewarm' });
+    assert.equal(res.statusCode, 429);
+    assert.deepEqual(res.json(), { error: 'Multiple requests for prewarm are not allowed' });
   });
 
   test('POST /terminate: fast by default, 201 when already terminated', async () => {
@@ -197,7 +252,7 @@ describe('external API contract (app.inject, fake client)', () => {
     const { app } = await server(computes);
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/metrics', '/metrics.json', '/metrics/temporal', '/promote', '/status', '/terminate']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/autoscaling_metrics', '/check_writability', '/configure', '/database_schema', '/dbs_and_roles', '/insights', '/lfc/offload', '/lfc/prewarm', '/metrics', '/metrics.json', '/metrics/temporal', '/promote', '/status', '/terminate']);
     const ajv = new Ajv({ strict: false });
     const answers: [string, string, unknown?][] = [
       ['GET', '/status'],
@@ -213,6 +268,8 @@ describe('external API contract (app.inject, fake client)', () => {
       ['GET', '/database_schema'],
       ['POST', '/promote', { spec: REQUEST.spec, wal_flush_lsn: '0/16B37F0' }],
       ['POST', '/promote', { spec: REQUEST.spec, wal_flush_lsn: 'yesterday' }],
+      ['GET', '/lfc/prewarm'],
+      ['GET', '/lfc/offload'],
     ];
     const seen = new Set<string>();
     for (const [method, url, payload] of answers) {

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { ADMIN_SCOPE, createAuthenticator, type Authenticator } from '../../src/api/auth';
 import { buildExternalServer } from '../../src/api/server';
 import type { ComputeOperations } from '../../src/client';
-import { emptyMetrics, type StatusView } from '../../src/compute/views';
+import { emptyMetrics, newLfcStates, type StatusView } from '../../src/compute/views';
 import { parseComputeConfig } from '../../src/compute-spec/parse';
 import type { JwkJson } from '../../src/compute-spec/schema';
 import { devKeys } from '../../src/dev/keys';
@@ -36,6 +36,11 @@ const ROUTES = [
   { method: 'GET', url: '/insights' },
   { method: 'GET', url: '/database_schema?database=app' },
   { method: 'POST', url: '/promote', payload: { spec: REQUEST.spec, wal_flush_lsn: '0/16B37F0' } },
+  { method: 'GET', url: '/lfc/prewarm' },
+  { method: 'POST', url: '/lfc/prewarm' },
+  { method: 'DELETE', url: '/lfc/prewarm' },
+  { method: 'GET', url: '/lfc/offload' },
+  { method: 'POST', url: '/lfc/offload' },
 ] as const;
 
 class RecordingComputes implements ComputeOperations {
@@ -59,6 +64,22 @@ class RecordingComputes implements ComputeOperations {
   async promote() {
     this.calls.push('promote');
     return { status: 'completed' as const };
+  }
+  async lfcStates() {
+    this.calls.push('lfcStates');
+    return newLfcStates();
+  }
+  async prewarmLfc() {
+    this.calls.push('prewarmLfc');
+    return { status: 'prewarming' as const };
+  }
+  async cancelLfcPrewarm() {
+    this.calls.push('cancelLfcPrewarm');
+    return { status: 'not_prewarmed' as const };
+  }
+  async offloadLfc() {
+    this.calls.push('offloadLfc');
+    return { status: 'offloading' as const };
   }
 }
 

@@ -18,6 +18,10 @@ function computesIn(status: ComputeStatus, refreshes: ComputeStatus[] = []): Com
     configure: async () => assert.fail('not called'),
     terminate: async () => assert.fail('not called'),
     promote: async () => assert.fail('not called'),
+    lfcStates: async () => assert.fail('not called'),
+    prewarmLfc: async () => assert.fail('not called'),
+    cancelLfcPrewarm: async () => assert.fail('not called'),
+    offloadLfc: async () => assert.fail('not called'),
     // As the lifecycle's update validator answers (REFRESH_ALLOWED).
     refreshConfiguration: async () => {
       refreshes.push(status);
