@@ -8,6 +8,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { decompress } from 'fzstd';
 import { freePort } from '../../src/dev/ports';
+import { recordHistories } from '../support/histories';
 import { configurationRequest, json, postJson, queryRows, startCompute, startStack, until, type ComputeUnderTest, type Stack } from '../support/stack';
 
 const TENANT = '9ef87a5bf0d92544f6fafeeb3239695c';
@@ -77,6 +78,8 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     );
   });
   after(async () => {
+    // The lifecycles of the prewarming computes, for the replay test (RECORD_HISTORIES=1).
+    for (const [i, c] of computes.slice(1).entries()) await recordHistories(c.worker.computes.client, `lfc-${i + 1}`, [`compute-${c.computeId}`]);
     for (const c of computes) await c.stop().catch(() => undefined);
     await storage.stop();
     await stack?.stop();
@@ -179,10 +182,15 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     assert.equal(await counter(b, 'compute_ctl_lfc_prewarm_errors_total'), 0);
   });
 
-  test('autoprewarm with no stored state is skipped; from_endpoint reads another endpoint’s; a refused token is a failed prewarm', async () => {
-    const c = await compute({ endpoint_id: 'ep-new', autoprewarm: true });
+  test('autoprewarm with no stored state is skipped; offloads every offload_lfc_interval_seconds; from_endpoint reads another endpoint’s; a refused token is a failed prewarm', async () => {
+    const c = await compute({ endpoint_id: 'ep-new', autoprewarm: true, offload_lfc_interval_seconds: 1 });
     assert.deepEqual(await settled(c, 'prewarm', 'prewarming'), { status: 'skipped' });
-    assert.ok(storage.requests.some((r) => r.method === 'GET' && r.path === `/${TENANT}/${TIMELINE}/ep-new/lfc_state`));
+    const key = `/${TENANT}/${TIMELINE}/ep-new/lfc_state`;
+    assert.ok(storage.requests.some((r) => r.method === 'GET' && r.path === key));
+    // Nothing asked for it: the periodic offload stored the new endpoint's state.
+    await until('a periodic offload', async () => (storage.objects.has(key) ? true : undefined), 30_000);
+    assert.match(Buffer.from(decompress(storage.objects.get(key)!)).toString(), /^<<\d+>>\n/);
+    assert.equal((await state(c, 'offload')).status, 'completed');
 
     assert.equal((await c.api('/lfc/prewarm?from_endpoint=ep-lfc', { method: 'POST' })).status, 202);
     const fromOther = await settled(c, 'prewarm', 'prewarming');
@@ -190,6 +198,7 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     assert.ok(fromOther.prewarmed > 100);
 
     // Reconfigured with a token the storage refuses.
+    // (Without offload_lfc_interval_seconds: the rounds end.)
     const spec = { tenant_id: TENANT, timeline_id: TIMELINE, endpoint_id: 'ep-new', endpoint_storage_addr: `127.0.0.1:${storage.port}`, endpoint_storage_token: 'not-the-token' };
     const res = await c.api('/configure', postJson(configurationRequest(stack, c.pgPort, { roles: ROLES, databases: DATABASES }, spec)));
     assert.equal(res.status, 200);

@@ -20,6 +20,18 @@ interface Mutation {
 
 const MUTATIONS: Mutation[] = [
   {
+    name: 'autoprewarm no longer prewarms after a start',
+    file: 'workflows/compute-lifecycle.js',
+    find: 'if (spec.spec.autoprewarm)',
+    replace: () => 'if (false)',
+  },
+  {
+    name: 'a second timer in each round of the periodic LFC offload',
+    file: 'workflows/lfc.js',
+    find: 'await wf.sleep(seconds * 1000);',
+    replace: (found) => `${found} await wf.sleep(1);`,
+  },
+  {
     name: 'the lease is no longer cancelled on terminate',
     file: 'workflows/compute-lifecycle.js',
     find: 'await wf.getExternalWorkflowHandle((0, ids_1.leaseWorkflowId)(this.state.computeId)).cancel().catch(() => undefined);',
