@@ -8,6 +8,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { compress, init as initZstd } from '@bokuweb/zstd-wasm';
 import { decompress } from 'fzstd';
 import type { ParsedSpec } from '../compute-spec/parse';
+import { ComputeFailure, FAILURE } from '../compute/failures';
 import type { LfcOffloadState, LfcPrewarmState } from '../compute/views';
 import { log } from '../log';
 import { dumpCachedBlocks, LoadCancelled, loadCachedBlocks, parseBlockList } from '../postgres/cached-blocks';
@@ -64,7 +65,7 @@ export function lfcActivities(s: ComputeSettings, counters: LfcCounters | undefi
         if (err instanceof LoadCancelled || signal?.aborted) throw new CancelledFailure('LFC prewarm cancelled');
         counters?.prewarmErrors.inc();
         log('error', `could not prewarm LFC: ${(err as Error).message}`);
-        throw err;
+        throw ComputeFailure.permanent(FAILURE.lfcPrewarmFailed, (err as Error).message);
       }
     },
 
@@ -89,7 +90,7 @@ export function lfcActivities(s: ComputeSettings, counters: LfcCounters | undefi
       } catch (err) {
         counters?.offloadErrors.inc();
         log('error', `could not offload LFC: ${(err as Error).message}`);
-        throw err;
+        throw ComputeFailure.permanent(FAILURE.lfcOffloadFailed, (err as Error).message);
       }
     },
   };

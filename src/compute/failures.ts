@@ -53,6 +53,10 @@ export const FAILURE = {
   localProxyConfigFailed: 'LocalProxyConfigFailed',
   /** pgbouncer_settings could not be applied (logged, never fails the compute). */
   pgbouncerConfigFailed: 'PgbouncerConfigFailed',
+  /** §6.3: an LFC prewarm failed (the endpoint storage, the state, Postgres): the `failed` prewarm state. */
+  lfcPrewarmFailed: 'LfcPrewarmFailed',
+  /** §6.3: an LFC offload failed: the `failed` offload state. */
+  lfcOffloadFailed: 'LfcOffloadFailed',
   /** An update validator refused: a request of that kind is running (LFC prewarm, offload: HTTP 429). */
   requestInProgress: 'RequestInProgress',
   /** A restarted worker ended the attempt its dead predecessor had left running (retried). */

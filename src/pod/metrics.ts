@@ -13,6 +13,8 @@ export interface MetricSources {
   installedExtensions(): InstalledExtension[];
   /** false while the process cannot reach Temporal (the status it reports may be behind). */
   temporalUp(): boolean;
+  /** Bytes of the audit log files in <pgdata>/log (0 without any). */
+  auditLogBytes?(): Promise<number>;
 }
 
 
@@ -106,6 +108,14 @@ export function createMetrics(buildTag: string, readStatus: () => Promise<Status
       for (const e of sources.installedExtensions()) {
         this.set({ extension_name: e.extension_name, version: e.version, owned_by_superuser: e.owned_by_superuser }, e.databases);
       }
+    },
+  });
+  new Gauge({
+    name: 'compute_audit_log_dir_size',
+    help: 'Bytes of the pgaudit log files in the audit log directory',
+    registers: [registry],
+    async collect() {
+      this.set((await sources.auditLogBytes?.().catch(() => 0)) ?? 0);
     },
   });
   const migrationFailures = new Counter({

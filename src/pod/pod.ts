@@ -26,6 +26,7 @@ import { ComputeView, initialReport, statusFileFor } from './compute-view';
 import { ExtensionStats } from './extension-stats';
 import { httpServers, type HttpServers } from './http';
 import { createMetrics, type ComputeMetrics } from './metrics';
+import { auditLogDirSize } from './audit-log-size';
 import { PodOperations } from './operations';
 import { PostmasterWatch } from './postmaster-watch';
 import { untilDone } from './retry';
@@ -135,6 +136,7 @@ async function podState(o: WorkerOptions, processStartTime: string): Promise<Pod
     downtime: () => ({ currentMs: mon.currentDowntimeMs, totalMs: mon.totalDowntimeMs }),
     installedExtensions: () => extensionStats.current,
     temporalUp: () => link.stale() === null,
+    auditLogBytes: () => auditLogDirSize(o.pgdata),
   });
   const remoteExtensions = new RemoteExtensions({
     baseUrl: o.remoteExtBaseUrl ? normalizeBaseUrl(o.remoteExtBaseUrl) : null,

@@ -2,6 +2,8 @@
 // audited in Postgres' log; the levels that need an rsyslog endpoint refuse to start without one,
 // with their own failure type, and start with one.
 import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Client as TemporalClient, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
@@ -75,5 +77,17 @@ describe('audit logging (pgaudit)', () => {
     assert.deepEqual(settings, { libs: 'pgaudit,pgauditlogtofile', log: 'all', parameter: 'on' });
     const extensions = await queryRows<{ extname: string }>(slot.connstr, "SELECT extname FROM pg_extension WHERE extname LIKE 'pgaudit%' ORDER BY 1");
     assert.deepEqual(extensions.map((e) => e.extname), ['pgaudit', 'pgauditlogtofile']);
+
+    // pgauditlogtofile writes the audit trail into <pgdata>/log; /metrics says how large it is.
+    const dirSize = async () => Number(/^compute_audit_log_dir_size (\d+)$/m.exec(await (await w.api('/metrics')).text())?.[1] ?? NaN);
+    const before = await dirSize();
+    await queryRows(`postgresql://cloud_admin@127.0.0.1:${slot.pgPort}/auditdb`, 'CREATE TABLE audited_in_a_file (id int)');
+    const after = await until('the audit file grown', async () => {
+      const now = await dirSize();
+      return now > before ? now : undefined;
+    }, 20_000);
+    const files = (await readdir(path.join(slot.pgdata, 'log'))).filter((f) => f.endsWith('log'));
+    const bytes = (await Promise.all(files.map((f) => stat(path.join(slot.pgdata, 'log', f))))).reduce((n, st) => n + st.size, 0);
+    assert.ok(after > 0 && after <= bytes, `compute_audit_log_dir_size ${after}, files ${bytes} bytes (${files.join(', ')})`);
   });
 });

@@ -90,6 +90,7 @@ describe('/metrics text', () => {
       downtime: () => ({ currentMs: 0, totalMs: 1500 }),
       installedExtensions: () => [{ extension_name: 'plpgsql', version: '1.0', owned_by_superuser: '1', databases: 3 }],
       temporalUp: () => true,
+      auditLogBytes: async () => 4096,
     });
     return metrics.exposition.metrics();
   };
@@ -98,6 +99,10 @@ describe('/metrics text', () => {
     const families = assertValidExposition(await render(false));
     assert.deepEqual(families.get('compute_ctl_up')?.samples, ['compute_ctl_up{build_tag="v1",status="running"} 1']);
     assert.deepEqual(families.get('compute_pg_current_downtime_ms')?.samples, ['compute_pg_current_downtime_ms 0']);
+    assert.deepEqual(families.get('compute_audit_log_dir_size')?.samples, ['compute_audit_log_dir_size 4096']);
+    for (const name of ['compute_ctl_lfc_prewarms_total', 'compute_ctl_lfc_prewarm_errors_total', 'compute_ctl_lfc_offloads_total', 'compute_ctl_lfc_offload_errors_total']) {
+      assert.deepEqual(families.get(name)?.samples, [`${name} 0`], name);
+    }
     assert.deepEqual(families.get('compute_pg_downtime_ms_total')?.samples, ['compute_pg_downtime_ms_total 1500']);
     assert.deepEqual(families.get('compute_ctl_temporal_up')?.samples, ['compute_ctl_temporal_up 1']);
     assert.deepEqual(families.get('compute_installed_extensions')?.samples, [
