@@ -7,7 +7,7 @@ import { writeOwnedFile } from '../postgres/os';
 import { hasLibrary, postgresMajorVersion } from '../postgres/pgbin';
 import { reloadAndWait, writeOverride } from '../postgres/reload';
 import { installTlsFiles, type TlsFiles } from '../postgres/tls';
-import type { RemoteExtensions, RemoteExtSpec } from '../postgres/remote-extensions';
+import type { RemoteExtensions } from '../postgres/remote-extensions';
 import { appliesCatalog } from './catalog';
 import type { ComputeSettings } from './settings';
 
@@ -53,7 +53,7 @@ export function configActivities(s: ComputeSettings, remoteExtensions?: RemoteEx
     async reloadConfig(parsed: ParsedSpec): Promise<void> {
       await writePostgresqlConf(s, parsed);
       await installTls(s, parsed);
-      remoteExtensions?.setSpec(parsed.spec.remote_extensions as RemoteExtSpec | null | undefined);
+      remoteExtensions?.setSpec(parsed.spec.remote_extensions);
       if (appliesCatalog(parsed)) await writeOverride(s.pgdata, s.runAs);
       await reloadAndWait(s.connstr);
     },

@@ -4,7 +4,7 @@
 // reported in the step's result and the log, not fatal, as Neon's.
 import { findOption, type ParsedSpec } from '../compute-spec/parse';
 import { log } from '../log';
-import { preloadLibraries, type RemoteExtensions, type RemoteExtSpec } from '../postgres/remote-extensions';
+import { preloadLibraries, type RemoteExtensions } from '../postgres/remote-extensions';
 
 export interface RemoteExtensionsResult {
   load_ext_ms: number;
@@ -18,7 +18,7 @@ export function extensionActivities(remote: RemoteExtensions | undefined) {
   return {
     async prepareRemoteExtensions(parsed: ParsedSpec): Promise<RemoteExtensionsResult> {
       const t0 = Date.now();
-      const spec = parsed.spec.remote_extensions as RemoteExtSpec | null | undefined;
+      const spec = parsed.spec.remote_extensions;
       if (!remote || !spec) return { load_ext_ms: 0, num_ext_downloaded: 0, largest_ext_size: 0, total_ext_download_size: 0, failures: [] };
       const libraries = preloadLibraries(findOption(parsed.spec.cluster.settings, 'shared_preload_libraries'), parsed.spec.cluster.postgresql_conf);
       const { downloaded, failures } = await remote.prepareForStart(spec, libraries);

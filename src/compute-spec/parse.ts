@@ -53,7 +53,20 @@ function checkerFor<T extends TSchema>(schema: T): TypeCheck<T> {
   return c as TypeCheck<T>;
 }
 
-function describeError(prefix: string, e: ValueError): string {
+/**
+ * An optional object (`Opt`: the object or null) that is wrong inside: the object branch's own first
+ * error names the field (`spec.remote_extensions.library_index: missing field`), not the union.
+ */
+function innermost(e: ValueError): ValueError {
+  if (e.type !== ValueErrorType.Union || e.value === null || typeof e.value !== 'object') return e;
+  const firsts = e.errors.map((it) => it.First()).filter((x): x is ValueError => x !== undefined);
+  if (!firsts.some((x) => x.type === ValueErrorType.Null)) return e;
+  const inner = firsts.find((x) => x.type !== ValueErrorType.Null && x.path !== e.path);
+  return inner ? innermost(inner) : e;
+}
+
+function describeError(prefix: string, outer: ValueError): string {
+  const e = innermost(outer);
   const path = prefix + e.path.replace(/^\//, '').split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
   const where = path.replace(/^\./, '') || 'body';
   if (e.type === ValueErrorType.ObjectRequiredProperty) return `${where}: missing field`;

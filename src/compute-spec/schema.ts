@@ -83,6 +83,26 @@ export const AuditLogLevelSchema = Type.Union(
   ['Disabled', 'Log', 'Base', 'Hipaa', 'Extended', 'Full'].map((l) => Type.Literal(l)),
 );
 
+/** §3 remote_extensions (Neon's RemoteExtSpec): which extensions may be installed, and from where. */
+export const RemoteExtSpecSchema = Type.Object({
+  public_extensions: Opt(Type.Array(Type.String())),
+  custom_extensions: Opt(Type.Array(Type.String())),
+  /** Library file name (without `.so`) → the extension whose archive has it. */
+  library_index: Type.Record(Type.String(), Type.String()),
+  extension_data: Type.Record(Type.String(), Type.Object({ control_data: Type.Record(Type.String(), Type.String()), archive_path: Type.String() })),
+});
+export type RemoteExtSpec = Static<typeof RemoteExtSpecSchema>;
+
+/** §3 local_proxy_config (Neon's LocalProxySpec): written for local_proxy as given; its roles are created plain (§5). */
+export const LocalProxySpecSchema = Type.Object({
+  jwks: Opt(
+    Type.Array(
+      Type.Object({ id: Type.String(), role_names: Type.Array(Type.String()), jwks_url: Type.String(), provider_name: Type.String(), jwt_audience: Opt(Type.String()) }),
+    ),
+  ),
+});
+export type LocalProxySpec = Static<typeof LocalProxySpecSchema>;
+
 export const ComputeSpecSchema = Type.Object({
   format_version: Type.Number(),
   operation_uuid: Opt(Type.String()),
@@ -105,9 +125,9 @@ export const ComputeSpecSchema = Type.Object({
   safekeeper_connstrings: Type.Optional(Type.Array(Type.String())),
   mode: Type.Optional(ComputeModeSchema),
   storage_auth_token: Opt(Type.String()),
-  remote_extensions: Opt(Type.Object({})),
+  remote_extensions: Opt(RemoteExtSpecSchema),
   pgbouncer_settings: Opt(Type.Record(Type.String(), Type.String())),
-  local_proxy_config: Opt(Type.Object({})),
+  local_proxy_config: Opt(LocalProxySpecSchema),
   reconfigure_concurrency: Type.Optional(Type.Integer({ minimum: 0 })),
   drop_subscriptions_before_start: Type.Optional(Type.Boolean()),
   audit_log_level: Type.Optional(AuditLogLevelSchema),

@@ -9,13 +9,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import type { RemoteExtSpec } from '../compute-spec/schema';
 import { libraryDir, postgresMajorVersion, shareDir, versionName } from './pgbin';
 
-export interface RemoteExtSpec {
-  public_extensions?: string[] | null;
-  custom_extensions?: string[] | null;
-  library_index?: Record<string, string>;
-  extension_data?: Record<string, { control_data?: Record<string, string>; archive_path?: string }>;
+export type { RemoteExtSpec } from '../compute-spec/schema';
+
+/** The extension whose archive holds a library, by library_index (own keys only: not `constructor`). */
+function ownerOf(spec: RemoteExtSpec, library: string): string | undefined {
+  return Object.hasOwn(spec.library_index, library) ? spec.library_index[library] : undefined;
 }
 
 /** A request the extension server refuses: its HTTP status and text. */
@@ -87,7 +88,7 @@ export class RemoteExtensions {
       let ext = filename;
       if (isLibrary) {
         const lib = filename.replace(/\.so$/, '');
-        const owner = this.spec.library_index?.[lib];
+        const owner = ownerOf(this.spec, lib);
         if (!owner) throw new ExtensionRequestError(404, `library ${JSON.stringify(lib)} is not in the spec's library_index`);
         ext = owner;
       }
@@ -160,16 +161,16 @@ export class RemoteExtensions {
   async prepareForStart(spec: RemoteExtSpec, libraries: string[]): Promise<{ downloaded: DownloadReport[]; failures: string[] }> {
     this.setSpec(spec);
     const dir = path.join(await shareDir(this.o.postgres), 'extension');
-    for (const [ext, data] of Object.entries(spec.extension_data ?? {})) {
+    for (const [ext, data] of Object.entries(spec.extension_data)) {
       if (!this.allowed(ext)) continue;
-      for (const [file, text] of Object.entries(data.control_data ?? {})) {
+      for (const [file, text] of Object.entries(data.control_data)) {
         if (path.basename(file) !== file || !file.endsWith('.control')) throw new Error(`extension ${ext}: ${JSON.stringify(file)} is not a control file name`);
         await fs.writeFile(path.join(dir, file), text, { flag: 'wx', mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'EEXIST') throw err;
         });
       }
     }
-    const wanted = [...new Set(libraries.filter((l) => !BUILT_IN_LIBRARIES.has(l)).map((l) => spec.library_index?.[l]).filter((e): e is string => Boolean(e)))];
+    const wanted = [...new Set(libraries.filter((l) => !BUILT_IN_LIBRARIES.has(l)).map((l) => ownerOf(spec, l)).filter((e): e is string => Boolean(e)))];
     const downloaded: DownloadReport[] = [];
     const failures: string[] = [];
     for (const ext of wanted) {

@@ -55,6 +55,16 @@ describe('ComputeConfig / ComputeSpec parsing', () => {
     const s3 = spec();
     s3.cluster.databases[0].owner = 42;
     assert.match(specError(() => parseComputeSpec(s3)).message, /^spec\.cluster\.databases\[0\]\.owner: expected string/);
+
+    // The features' own objects are checked as deeply (Neon's RemoteExtSpec and LocalProxySpec).
+    const remote = { public_extensions: ['pg_x'], custom_extensions: null, library_index: { pg_x: 'pg_x' }, extension_data: { pg_x: { control_data: { 'pg_x.control': '' }, archive_path: 'a' } } };
+    assert.ok(parseComputeSpec({ ...spec(), remote_extensions: remote }));
+    assert.match(specError(() => parseComputeSpec({ ...spec(), remote_extensions: { ...remote, public_extensions: 'pg_x' } })).message, /^spec\.remote_extensions\.public_extensions: expected/);
+    assert.equal(specError(() => parseComputeSpec({ ...spec(), remote_extensions: { public_extensions: [] } })).message, 'spec.remote_extensions.library_index: missing field');
+    const proxy = { jwks: [{ id: 'k', role_names: ['r'], jwks_url: 'https://a/jwks', provider_name: 'p', jwt_audience: null }], tls: { key_path: 'k', cert_path: 'c' } };
+    assert.ok(parseComputeSpec({ ...spec(), local_proxy_config: proxy }));
+    assert.equal(specError(() => parseComputeSpec({ ...spec(), local_proxy_config: { jwks: [{ id: 'k', jwks_url: 'https://a/jwks', provider_name: 'p' }] } })).message, 'spec.local_proxy_config.jwks[0].role_names: missing field');
+    assert.equal(specError(() => parseComputeSpec({ ...spec(), offload_lfc_interval_seconds: 0 })).kind, 'schema');
   });
 
   test('modes: Primary, Replica, Static with its LSN; anything else is rejected', () => {

@@ -76,9 +76,7 @@ const inOrder = (statements: string[]): Group[] => (statements.length ? [stateme
 const usable = (d: DatabaseState | undefined): d is DatabaseState => d !== undefined && !d.restrictConn && !d.invalid;
 
 function localProxyRoles(spec: ComputeSpec): Set<string> {
-  const config = spec.local_proxy_config as { jwks?: { role_names?: unknown }[] } | null | undefined;
-  const names = (config?.jwks ?? []).flatMap((j) => (Array.isArray(j.role_names) ? j.role_names : []));
-  return new Set(names.filter((n): n is string => typeof n === 'string'));
+  return new Set((spec.local_proxy_config?.jwks ?? []).flatMap((j) => j.role_names));
 }
 
 /** Roles the delta operations delete that exist (after renames and creations). */
