@@ -85,8 +85,8 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     await stack?.stop();
   });
 
-  async function compute(extra: Record<string, unknown>): Promise<ComputeUnderTest> {
-    const c = await startCompute(stack);
+  async function compute(extra: Record<string, unknown>, computeId?: string): Promise<ComputeUnderTest> {
+    const c = await startCompute(stack, { computeId });
     computes.push(c);
     const spec = {
       tenant_id: TENANT,
@@ -152,10 +152,12 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     assert.equal(await counter(a, 'compute_ctl_lfc_offload_errors_total'), 0);
     // The compute left no pg_prewarm in the user's database (its functions were the session's).
     assert.deepEqual(await queryRows(lfcdb(a), "SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'"), []);
-    await a.api('/terminate', { method: 'POST' });
+    assert.equal((await a.api('/terminate', { method: 'POST' })).status, 200);
+    await a.stop();
 
-    // A new compute of the same endpoint: a cold cache, then prewarmed from the stored list.
-    const b = await compute({});
+    // The compute restarted (a new pod, a new Postgres from a new basebackup): a cold cache, then
+    // prewarmed from the stored list.
+    const b = await compute({}, a.computeId);
     await queryRows(lfcdb(b), 'CREATE EXTENSION pg_buffercache');
     const cold = await cached(b);
     assert.ok(cold.cached < cold.blocks / 10, `already cached before the prewarm: ${JSON.stringify(cold)}`);
@@ -190,7 +192,8 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     // Nothing asked for it: the periodic offload stored the new endpoint's state.
     await until('a periodic offload', async () => (storage.objects.has(key) ? true : undefined), 30_000);
     assert.match(Buffer.from(decompress(storage.objects.get(key)!)).toString(), /^<<\d+>>\n/);
-    assert.equal((await state(c, 'offload')).status, 'completed');
+    // The pod hears of it once the round's activity has completed: a moment after the upload.
+    await until('the offload state reported', async () => ((await state(c, 'offload')).status === 'completed' ? true : undefined), 30_000);
 
     assert.equal((await c.api('/lfc/prewarm?from_endpoint=ep-lfc', { method: 'POST' })).status, 202);
     const fromOther = await settled(c, 'prewarm', 'prewarming');
