@@ -2,7 +2,8 @@
 // pg_prewarm lists and loads it: an endpoint storage served by the test (bearer token, zstd bodies),
 // a compute that offloads its cache, a fresh compute that prewarms from it (pg_buffercache shows the
 // table cached again), 429 and cancellation while the storage holds a request, autoprewarm with no
-// state (skipped), a wrong token (failed), and the counters.
+// state (skipped), the periodic offload, a wrong token (failed), the counters, and a hot standby
+// prewarmed with the primary's pg_prewarm while /promote waits for it.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -212,5 +213,32 @@ describe('LFC prewarm and offload on pg_prewarm (real Postgres, an endpoint stor
     assert.equal(await counter(c, 'compute_ctl_lfc_prewarm_errors_total'), 1);
     // The token is nowhere in what the API says.
     assert.doesNotMatch(JSON.stringify(failed), /not-the-token/);
+  });
+
+  test('a Replica (hot standby) prewarms where the primary installed pg_prewarm, skips the rest; /promote is refused while it prewarms', async () => {
+    // On the primary (the upstream): the standby gets the extensions by WAL, and cannot create anything itself.
+    await queryRows(stack.upstream.connstring.replace(/\/postgres$/, '/lfcdb'), 'CREATE EXTENSION IF NOT EXISTS pg_prewarm; CREATE EXTENSION IF NOT EXISTS pg_buffercache');
+    const r = await compute({ mode: 'Replica', endpoint_id: 'ep-replica' });
+    assert.deepEqual(await queryRows(lfcdb(r), 'SELECT pg_is_in_recovery() AS standby'), [{ standby: true }]);
+    const cold = await cached(r);
+    assert.ok(cold.cached < cold.blocks / 10, `already cached: ${JSON.stringify(cold)}`);
+
+    const release = storage.hold('GET');
+    assert.equal((await r.api('/lfc/prewarm?from_endpoint=ep-lfc', { method: 'POST' })).status, 202);
+    const [{ lsn }] = await queryRows<{ lsn: string }>(stack.upstream.connstring, 'SELECT pg_current_wal_flush_lsn()::text AS lsn');
+    const primarySpec = configurationRequest(stack, r.pgPort).spec;
+    const refused = await r.api('/promote', postJson({ spec: primarySpec, wal_flush_lsn: lsn }));
+    assert.equal(refused.status, 500);
+    assert.deepEqual(await json(refused), { status: 'failed', error: 'compute Prewarming' });
+    assert.equal((await json(await r.api('/status'))).mode, 'replica');
+    release();
+
+    const warmed = await settled(r, 'prewarm', 'prewarming');
+    assert.equal(warmed.status, 'completed', JSON.stringify(warmed));
+    // lfcdb's blocks were read with the replicated extension; the system database has none on this
+    // standby, so its blocks (and the shared catalogs') were skipped.
+    assert.ok(warmed.skipped > 0 && warmed.prewarmed > 0, JSON.stringify(warmed));
+    const warm = await cached(r);
+    assert.equal(warm.cached, warm.blocks, `after the prewarm: ${JSON.stringify(warm)}`);
   });
 });
