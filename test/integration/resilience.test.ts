@@ -137,7 +137,7 @@ describe('hostile /configure input', () => {
     type Case = { name: string; body: string; type?: string; headers?: Record<string, string>; status: number; error: RegExp };
     const cases: Case[] = [];
     // A body of the wrong shape: 422 naming the field and what is wrong with it.
-    const SHAPE = /^(body|spec|compute_ctl_config)[\w.[\]]*: (missing field|expected .+, got .+|unknown compute mode .+)$/;
+    const SHAPE = /^(body|spec|compute_ctl_config)[\w.[\]]*: (missing field|expected .+, got .+|unexpected property, got .+|unknown compute mode .+)$/;
     const add = (name: string, value: unknown, status = 422, error = SHAPE) => cases.push({ name, body: JSON.stringify(value), status, error });
 
     // Missing required fields.
