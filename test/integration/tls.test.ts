@@ -3,7 +3,6 @@
 // certificate on disk leads to a reconfiguration workflow, after which the new one is served; a
 // spec without the feature leaves TLS off.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
@@ -12,15 +11,8 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { reconfigureWorkflowId } from '../../src/compute/ids';
 import { runProgram } from '../../src/postgres/os';
 import { configurationRequest, json, postJson, until } from '../support/stack';
+import { makeCertificate } from '../support/certificates';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
-
-/** A self-signed ECDSA P-256 pair for `cn`, written to key.pem and cert.pem in `dir`. */
-function makeCertificate(dir: string, cn: string, name = ''): { keyPath: string; certPath: string } {
-  const keyPath = path.join(dir, `key${name}.pem`);
-  const certPath = path.join(dir, `cert${name}.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
-  return { keyPath, certPath };
-}
 
 /**
  * The certificate Postgres serves: PostgreSQL ≥ 15 speaks TLS after an SSLRequest (8 bytes, answered
