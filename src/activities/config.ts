@@ -1,7 +1,7 @@
 // postgresql.conf of the compute: written before the basebackup and on every reconfiguration.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { ParsedSpec } from '../compute-spec/parse';
+import { wantsTls, type ParsedSpec } from '../compute-spec/parse';
 import { renderPostgresqlConf } from '../postgres/config-files';
 import { writeOwnedFile } from '../postgres/os';
 import { hasLibrary, postgresMajorVersion } from '../postgres/pgbin';
@@ -17,7 +17,7 @@ async function readOvercommit(): Promise<string | null> {
 
 /** §4.3 step 6: TLS needs both the spec's feature and the pod's key and certificate. */
 export function tlsFilesFor(s: ComputeSettings, parsed: ParsedSpec): TlsFiles | null {
-  return s.tls && (parsed.spec.features ?? []).includes('tls_experimental') ? s.tls : null;
+  return s.tls && wantsTls(parsed) ? s.tls : null;
 }
 
 /**

@@ -87,6 +87,11 @@ export function decode<T extends TSchema>(schema: T, json: unknown, prefix = '')
   throw new SpecError(first ? describeError(prefix, first) : 'invalid document', 'schema');
 }
 
+/** The spec asks for TLS (feature tls_experimental); it is served only where the pod has compute_ctl_config.tls. */
+export function wantsTls(parsed: ParsedSpec): boolean {
+  return (parsed.spec.features ?? []).includes('tls_experimental');
+}
+
 export function findOption(options: GenericOption[] | null | undefined, name: string): string | null {
   return options?.find((o) => o.name === name)?.value ?? null;
 }

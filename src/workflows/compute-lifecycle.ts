@@ -19,7 +19,7 @@ import { newLfcStates } from '../compute/views';
 import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
 import { postgresExitMessage } from '../compute/texts';
-import { promotedSpec, sameStorageSource, type ParsedSpec } from '../compute-spec/parse';
+import { promotedSpec, sameStorageSource, wantsTls, type ParsedSpec } from '../compute-spec/parse';
 import { stepsOf, type ComputeSteps } from './activity-proxies';
 import { errorChain } from './errors';
 import { lsnLease } from './lease';
@@ -482,9 +482,10 @@ export class ComputeLifecycle {
    */
   private tuneNeighbours(spec: ParsedSpec, reconfiguration: boolean): void {
     const { pgbouncer_settings: pgbouncer, local_proxy_config: localProxy } = spec.spec;
-    if (pgbouncer) this.steps.tunePgbouncer(pgbouncer).catch((err) => wf.log.warn(`pgbouncer_settings not applied: ${errorChain(err)}`));
+    const tls = wantsTls(spec);
+    if (pgbouncer) this.steps.tunePgbouncer(pgbouncer, tls).catch((err) => wf.log.warn(`pgbouncer_settings not applied: ${errorChain(err)}`));
     if (reconfiguration && localProxy) {
-      this.steps.configureLocalProxy(localProxy).catch((err) => wf.log.warn(`local_proxy_config not applied: ${errorChain(err)}`));
+      this.steps.configureLocalProxy(localProxy, tls).catch((err) => wf.log.warn(`local_proxy_config not applied: ${errorChain(err)}`));
     }
   }
 

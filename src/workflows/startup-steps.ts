@@ -1,7 +1,8 @@
 // The startup sequence (reference §4.2-§4.7) written once, over an interface of steps: the
 // computeStartup workflow runs it with activities, the benchmark runs it with direct calls, so both
 // measure the same sequence. Deterministic: no I/O here, only the steps and the clock given.
-import type { ParsedSpec } from '../compute-spec/parse';
+import { wantsTls, type ParsedSpec } from '../compute-spec/parse';
+import type { LocalProxySpec } from '../compute-spec/schema';
 import type { StartupMetrics, TerminateMode } from '../compute/views';
 
 export interface StartupSteps {
@@ -14,7 +15,7 @@ export interface StartupSteps {
   stopPostgres(mode: TerminateMode): Promise<unknown>;
   resizeSwap(bytes: number): Promise<unknown>;
   setDiskQuota(bytes: number): Promise<unknown>;
-  configureLocalProxy(config: unknown): Promise<unknown>;
+  configureLocalProxy(config: LocalProxySpec, tls: boolean): Promise<unknown>;
   prepareRemoteExtensions(parsed: ParsedSpec): Promise<{ load_ext_ms: number; num_ext_downloaded: number; largest_ext_size: number; total_ext_download_size: number }>;
 }
 
@@ -74,7 +75,7 @@ export async function runStartupSteps(steps: StartupSteps, parsed: ParsedSpec, n
   try {
     catalog = await step('apply_config', 'failed to apply the spec to the catalog', () => steps.applyCatalog(parsed));
     // §5.1 step 3: fatal at a first start.
-    if (localProxy) await step('local_proxy', 'failed to configure local_proxy', () => steps.configureLocalProxy(localProxy));
+    if (localProxy) await step('local_proxy', 'failed to configure local_proxy', () => steps.configureLocalProxy(localProxy, wantsTls(parsed)));
   } catch (err) {
     // §4.1 step 7: a failed start does not leave Postgres running.
     await steps.stopPostgres('immediate').catch(() => undefined);

@@ -11,6 +11,7 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { lifecycleWorkflowId } from '../../src/compute/ids';
 import { freePort } from '../../src/dev/ports';
 import { chown, spawnOptions } from '../../src/postgres/os';
+import { makeCertificate } from '../support/certificates';
 import { postmasters } from '../support/postmasters';
 import { configurationRequest, json, postJson, queryRows, until } from '../support/stack';
 import { useWorkerProcesses, type ComputeSlot, type WorkerProcess } from '../support/worker-process';
@@ -55,8 +56,18 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     }
   }
 
-  test('pgbouncer_settings: written into the ini and RELOADed, at the start and on a reconfiguration; clients connect through pgbouncer', async () => {
+  /** A startup config (-c) giving the pod a TLS pair (compute_ctl_config.tls) readable by Postgres' user. */
+  async function tlsConfig(d: string): Promise<{ file: string; keyPath: string; certPath: string }> {
+    const pair = makeCertificate(d, 'neighbours');
+    for (const f of [pair.keyPath, pair.certPath]) await chown(f, t.stack.runAs);
+    const file = path.join(d, 'compute-ctl.json');
+    await writeFile(file, JSON.stringify({ compute_ctl_config: { jwks: { keys: [] }, tls: { key_path: pair.keyPath, cert_path: pair.certPath } } }));
+    return { file, ...pair };
+  }
+
+  test('pgbouncer_settings: written into the ini and RELOADed, at the start and on a reconfiguration, with the pod TLS pair; clients connect through pgbouncer', async () => {
     const d = await dir('pgbouncer');
+    const tls = await tlsConfig(d);
     const [bouncerPort] = [await freePort()];
     const slot = await t.slot(`bouncer-${process.pid}`);
     const ini = path.join(d, 'pgbouncer.ini');
@@ -73,13 +84,23 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     try {
       await until('pgbouncer listening', async () => ((await queryRows(admin, 'SHOW VERSION').catch(() => null)) ? true : undefined), 20_000);
       const config = async (key: string) => (await queryRows<{ key: string; value: string }>(admin, 'SHOW CONFIG')).find((r) => r.key === key)?.value;
-      const w = t.spawn(slot, { args: ['--pgbouncer-ini', ini, '--pgbouncer-admin', admin, '--pgbouncer-pid', path.join(d, 'pgbouncer.pid')] });
+      const w = t.spawn(slot, { args: ['-c', tls.file, '--pgbouncer-ini', ini, '--pgbouncer-admin', admin, '--pgbouncer-pid', path.join(d, 'pgbouncer.pid')] });
       await until("the worker's API", async () => ((await w.api('/status').catch(() => null))?.ok ? true : undefined), 60_000);
 
-      const res = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '7', max_client_conn: '123' } });
+      const res = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '7', max_client_conn: '123' }, features: ['tls_experimental'] });
       assert.equal(res.status, 200, JSON.stringify(await json(res)));
       await until('the settings applied', async () => ((await config('default_pool_size')) === '7' ? true : undefined), 20_000);
       assert.equal(await config('max_client_conn'), '123');
+      // tls_experimental: pgbouncer serves clients with the pod's pair, as Postgres does (Neon's client_tls_*).
+      assert.deepEqual([await config('client_tls_sslmode'), await config('client_tls_key_file'), await config('client_tls_cert_file')], ['allow', tls.keyPath, tls.certPath]);
+      const { Client } = await import('pg');
+      const secure = new Client({ connectionString: `postgresql://cloud_admin@127.0.0.1:${bouncerPort}/appdb`, ssl: { rejectUnauthorized: false } });
+      await secure.connect();
+      try {
+        assert.deepEqual((await secure.query('SELECT current_database() AS db')).rows, [{ db: 'appdb' }]);
+      } finally {
+        await secure.end();
+      }
       const text = await readFile(ini, 'utf8');
       assert.match(text, /^default_pool_size = 7$/m);
       assert.match(text, /^max_client_conn = 123$/m);
@@ -89,7 +110,7 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       const [through] = await queryRows<{ db: string; port: number }>(`postgresql://cloud_admin@127.0.0.1:${bouncerPort}/appdb`, 'SELECT current_database() AS db, inet_server_port() AS port');
       assert.deepEqual(through, { db: 'appdb', port: slot.pgPort });
 
-      const again = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '9' } });
+      const again = await configure(slot, w, { pgbouncer_settings: { default_pool_size: '9' }, features: ['tls_experimental'] });
       assert.equal(again.status, 200);
       await until('the new setting applied', async () => ((await config('default_pool_size')) === '9' ? true : undefined), 20_000);
       // Each tuning is a step of the lifecycle (its completion is recorded a moment after the RELOAD).
@@ -137,7 +158,8 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
     const d = await dir('local-proxy');
     const { proc: standIn, exited, seen, configFile, pidFile } = await standInLocalProxy(d);
     try {
-      const { slot, w } = await pod('proxy', ['--local-proxy-config', configFile, '--local-proxy-pid', pidFile]);
+      const tls = await tlsConfig(d);
+      const { slot, w } = await pod('proxy', ['-c', tls.file, '--local-proxy-config', configFile, '--local-proxy-pid', pidFile]);
       const jwks = (role: string) => ({ jwks: [{ id: 'k1', role_names: [role], jwks_url: 'https://auth.example/jwks', provider_name: 'example', jwt_audience: null }] });
       const roles = [...ROLES, { name: 'proxied', encrypted_password: null, options: null }];
       const res = await configure(slot, w, { local_proxy_config: jwks('proxied') }, roles);
@@ -151,9 +173,10 @@ describe("Postgres' neighbours: pgbouncer, local_proxy, swap and disk quota", ()
       );
       assert.deepEqual(role, { rolcreaterole: false, rolcreatedb: false, member: false }, "local_proxy's roles have no privileged flags");
 
-      assert.equal((await configure(slot, w, { local_proxy_config: jwks('owner') }, roles)).status, 200);
+      // With tls_experimental, local_proxy is given the pod's pair too (Neon's LocalProxySpec.tls).
+      assert.equal((await configure(slot, w, { local_proxy_config: jwks('owner'), features: ['tls_experimental'] }, roles)).status, 200);
       await until('the second SIGHUP', async () => ((await seen()).length === 2 ? true : undefined), 20_000);
-      assert.deepEqual((await seen())[1], jwks('owner'));
+      assert.deepEqual((await seen())[1], { ...jwks('owner'), tls: { key_path: tls.keyPath, cert_path: tls.certPath } });
       // §9: the compute's termination stops local_proxy.
       assert.equal((await w.api('/terminate', { method: 'POST' })).status, 200);
       await exited;
