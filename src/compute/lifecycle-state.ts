@@ -96,7 +96,7 @@ export interface PodReport {
   view: StatusView;
   /** Once a termination was asked: how (the pod keeps serving 30 s after a fast one, 300 ms after an immediate one). */
   terminateMode?: TerminateMode | null;
-  /** GET /lfc/prewarm and /lfc/offload (absent in reports read from a memo, and in older ones). */
+  /** GET /lfc/prewarm and /lfc/offload (absent in reports of lifecycles that predate them). */
   lfc?: LfcStates;
 }
 

@@ -14,11 +14,9 @@ import {
 } from '../compute/ids';
 import { newLifecycleState, podReport, statusView, type LifecycleState, type PostmasterExitReport, type Reported } from '../compute/lifecycle-state';
 import { canTransition, CONFIGURE_ALLOWED, isTerminationPending, REFRESH_ALLOWED, TERMINATE_ALLOWED, terminationPending, type ComputeStatus } from '../compute/status';
-import { invalidStatusMessage, refreshRefusedMessage } from '../compute/texts';
-import { newLfcStates } from '../compute/views';
-import { type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
+import { invalidStatusMessage, postgresExitMessage, refreshRefusedMessage } from '../compute/texts';
+import { newLfcStates, type PromoteState, type StatusView, type TerminateMode, type TerminateResult } from '../compute/views';
 import { COMPUTE_STATUS, computeSearchAttributes } from '../compute/search-attributes';
-import { postgresExitMessage } from '../compute/texts';
 import { promotedSpec, sameStorageSource, wantsTls, type ParsedSpec } from '../compute-spec/parse';
 import { stepsOf, type ComputeSteps } from './activity-proxies';
 import { errorChain } from './errors';

@@ -14,7 +14,6 @@ const OFFLOAD_AFTER: readonly LfcPrewarmState['status'][] = ['completed', 'not_p
 
 export class LfcOperations {
   private prewarmScope: wf.CancellationScope | null = null;
-  private cancelRequested = false;
   private offloading = false;
   private periodic: wf.CancellationScope | null = null;
 
@@ -42,7 +41,6 @@ export class LfcOperations {
   prewarm(spec: ParsedSpec, fromEndpoint: string | null): void {
     const scope = new wf.CancellationScope();
     this.prewarmScope = scope;
-    this.cancelRequested = false;
     // The states of this Postgres: a new start replaces them, and a late end must not land there.
     const states = this.state.lfc;
     states.prewarm = { status: 'prewarming' };
@@ -51,7 +49,8 @@ export class LfcOperations {
       .run(() => this.steps.prewarmLfc({ spec, fromEndpoint }))
       .then(
         (done): LfcPrewarmState => done,
-        (err: unknown): LfcPrewarmState => (this.cancelRequested ? { status: 'cancelled' } : { status: 'failed', error: errorText(err) }),
+        // Cancelled by DELETE or stop(): this prewarm's own scope says so.
+        (err: unknown): LfcPrewarmState => (scope.consideredCancelled ? { status: 'cancelled' } : { status: 'failed', error: errorText(err) }),
       )
       .then((next) => {
         if (this.prewarmScope === scope) this.prewarmScope = null;
@@ -62,9 +61,7 @@ export class LfcOperations {
 
   /** DELETE /lfc/prewarm: the running prewarm stops (what it read stays cached); nothing when none runs. */
   cancelPrewarm(): void {
-    if (!this.prewarmScope) return;
-    this.cancelRequested = true;
-    this.prewarmScope.cancel();
+    this.prewarmScope?.cancel();
   }
 
   /**
